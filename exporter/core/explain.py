@@ -1,0 +1,114 @@
+"""Why a connection is allowed or denied: both sides, with the policies and rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.core.engine import Endpoint, Engine, PodClass, SideDecision
+from exporter.core.model import Direction, Protocol
+from exporter.core.ports import PortSet
+
+
+@dataclass(frozen=True, slots=True)
+class PortQuery:
+    protocol: Protocol
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    src: str
+    dst: str
+    port: PortQuery | None
+    allowed: bool
+    conns: PortSet
+    egress: SideDecision
+    ingress: SideDecision
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "src": self.src,
+            "dst": self.dst,
+            "port": str(self.port) if self.port else None,
+            "allowed": self.allowed,
+            "conns": self.conns.to_json(),
+            "egress": _side_json(self.egress, self.port),
+            "ingress": _side_json(self.ingress, self.port),
+        }
+
+    def lines(self) -> list[str]:
+        what = f" on {self.port}" if self.port else ""
+        verdict = "ALLOWED" if self.allowed else "DENIED"
+        out = [f"{self.src} => {self.dst}{what}: {verdict}"]
+        if not self.port:
+            out.append(f"  allowed connections: {self.conns}")
+        for side, at in ((self.egress, self.src), (self.ingress, self.dst)):
+            out.append(f"  {side.direction} at {at}: {_side_summary(side, self.port)}")
+            for match in side.matches:
+                if self.port and not match.ports.contains(self.port.protocol, self.port.port):
+                    continue
+                out.append(f"    allowed by {match.policy.id} {match.rule.describe()}")
+        return out
+
+
+def _side_verdict(side: SideDecision, port: PortQuery | None) -> str:
+    if not side.applies:
+        return "not-enforced"
+    if not side.isolated:
+        return "allowed"
+    ok = side.ports.contains(port.protocol, port.port) if port else bool(side.ports)
+    return "allowed" if ok else "denied"
+
+
+def _side_summary(side: SideDecision, port: PortQuery | None) -> str:
+    verdict = _side_verdict(side, port)
+    if not side.applies:
+        return "outside the cluster, no policy applies"
+    if not side.isolated:
+        return (
+            f"allowed: not isolated for {side.direction} (no policy selecting it has "
+            f"{side.direction.value.capitalize()} in its policyTypes)"
+        )
+    by = ", ".join(p.id for p in side.isolating)
+    if verdict == "denied":
+        return f"denied: isolated by {by} and no {side.direction} rule admits this peer" + (
+            f" on {port}" if port else ""
+        )
+    return f"allowed ({side.ports}): isolated by {by}"
+
+
+def _side_json(side: SideDecision, port: PortQuery | None) -> dict[str, object]:
+    return {
+        "verdict": _side_verdict(side, port),
+        "isolated": side.isolated,
+        "isolated_by": [p.id for p in side.isolating],
+        "conns": side.ports.to_json(),
+        "allowed_by": [
+            {
+                "policy": m.policy.id,
+                "rule": f"{m.rule.direction}[{m.rule.index}]",
+                "description": m.rule.describe(),
+                "conns": m.ports.to_json(),
+            }
+            for m in side.matches
+            if not port or m.ports.contains(port.protocol, port.port)
+        ],
+    }
+
+
+def explain(engine: Engine, src: Endpoint, dst: Endpoint, port: PortQuery | None) -> Explanation:
+    conns, egress, ingress = engine.connection(src, dst)
+    allowed = conns.contains(port.protocol, port.port) if port else bool(conns)
+    return Explanation(_name(src), _name(dst), port, allowed, conns, egress, ingress)
+
+
+def _name(endpoint: Endpoint) -> str:
+    if isinstance(endpoint, PodClass):
+        return ", ".join(w.id for w in endpoint.workloads)
+    return str(endpoint)
+
+
+__all__ = ["Direction", "Explanation", "PortQuery", "explain"]

@@ -1,0 +1,83 @@
+"""Findings (what is wrong with the policy) and input errors (what we could not read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+class Check(StrEnum):
+    """Closed vocabulary: these names are metric label values and a JSON contract."""
+
+    NO_DEFAULT_DENY = "no-default-deny"
+    ALLOW_ALL_RULE = "allow-all-rule"
+    POLICY_SELECTS_NO_PODS = "policy-selects-no-pods"
+    IMPLICIT_INGRESS_DENY = "implicit-ingress-deny"
+    EMPTY_EGRESS_NOT_ISOLATING = "empty-egress-not-isolating"
+    IGNORED_RULES = "ignored-rules"
+    UNRESOLVED_NAMED_PORT = "unresolved-named-port"
+    HOST_NETWORK_UNPROTECTED = "host-network-unprotected"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: Check
+    severity: Severity
+    namespace: str
+    object: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "check": str(self.check),
+            "severity": str(self.severity),
+            "namespace": self.namespace,
+            "object": self.object,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """One object (or file) we could not use, named so the user can find and fix it."""
+
+    source: str
+    message: str
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    document: int | None = None
+    stage: str = "load"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "document": self.document,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "stage": self.stage,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = self.source + (f" (document {self.document})" if self.document is not None else "")
+        what = " ".join(
+            p for p in (self.kind, f"{self.namespace}/{self.name}" if self.name else "") if p
+        )
+        return f"{where}: {what + ': ' if what else ''}{self.message}"

@@ -1,0 +1,373 @@
+"""Plain Kubernetes objects (dicts, as any source yields them) -> a `Snapshot`.
+
+Workload identity: pods and pod templates are grouped under their top-level owner,
+followed through ownerReferences as far as the owners are known (Pod -> ReplicaSet ->
+Deployment; Pod -> Job -> CronJob). A controller owned by another known controller
+does not stand for pods of its own, and a workload whose Pod objects are present is
+counted from those pods rather than from its template, so a `kubectl get all -o yaml`
+dump is not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.core.findings import InputError
+from exporter.core.model import (
+    ContainerPort,
+    Namespace,
+    ObjectRef,
+    PodGroup,
+    Protocol,
+    Snapshot,
+    Workload,
+)
+from exporter.core.policies import Policy
+from exporter.core.policies.kubernetes import PolicyError, parse_network_policy
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+DEFAULT_NAMESPACE = "default"
+
+CONTROLLER_KINDS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+    }
+)
+# Read by later analyses (exposure, other policy APIs): loaded and carried, never failed on.
+CARRIED_KINDS = frozenset(
+    {
+        "Service",
+        "EndpointSlice",
+        "Endpoints",
+        "Ingress",
+        "IngressClass",
+        "Gateway",
+        "GatewayClass",
+        "HTTPRoute",
+        "GRPCRoute",
+        "TLSRoute",
+        "TCPRoute",
+        "UDPRoute",
+        "ReferenceGrant",
+        "Route",
+        "CiliumNetworkPolicy",
+        "CiliumClusterwideNetworkPolicy",
+        "AdminNetworkPolicy",
+        "BaselineAdminNetworkPolicy",
+        "ClusterNetworkPolicy",
+        "GlobalNetworkPolicy",
+        "Node",
+    }
+)
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "IngressClass",
+        "GatewayClass",
+        "CiliumClusterwideNetworkPolicy",
+        "AdminNetworkPolicy",
+        "BaselineAdminNetworkPolicy",
+        "ClusterNetworkPolicy",
+        "GlobalNetworkPolicy",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RawObject:
+    """One object as read, with where it came from (file or API) for error messages."""
+
+    obj: Mapping[str, Any]
+    source: str
+    document: int | None = None
+
+
+class _Bad(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class _Template:
+    ref: ObjectRef
+    owner: tuple[str, str] | None  # (kind, name) of the owning controller
+    labels: dict[str, str]
+    ports: tuple[ContainerPort, ...]
+    host_network: bool
+    pods: int
+
+
+def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputError]]:
+    """Validate and convert; every object that cannot be used becomes an InputError."""
+    errors: list[InputError] = []
+    namespaces: dict[str, Namespace] = {}
+    referenced: set[str] = set()
+    controllers: dict[tuple[str, str, str], _Template] = {}
+    pods: list[_Template] = []
+    policies: list[Policy] = []
+    carried: list[Mapping[str, Any]] = []
+    ignored: Counter[str] = Counter()
+
+    for raw in objects:
+        obj = raw.obj
+        kind = obj.get("kind") if isinstance(obj, Mapping) else None
+        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+
+        def error(
+            msg: str,
+            raw: RawObject = raw,
+            kind: object = kind,
+            name: object = name,
+            ns: object = ns,
+        ) -> None:
+            errors.append(
+                InputError(
+                    source=raw.source,
+                    document=raw.document,
+                    kind=str(kind or ""),
+                    namespace=str(ns or ""),
+                    name=str(name or ""),
+                    message=msg,
+                )
+            )
+
+        if not isinstance(kind, str) or not kind:
+            error("object has no kind")
+            continue
+        if not isinstance(meta, Mapping) or not isinstance(name, str) or not name:
+            error("metadata.name is missing")
+            continue
+        if ns is not None and not isinstance(ns, str):
+            error("metadata.namespace must be a string")
+            continue
+        if kind not in CLUSTER_SCOPED_KINDS:
+            ns = ns or DEFAULT_NAMESPACE
+            referenced.add(ns)
+        try:
+            labels = _labels(meta.get("labels"), "metadata.labels", error)
+            ref = ObjectRef(
+                kind, ns if kind not in CLUSTER_SCOPED_KINDS else None, name, raw.source
+            )
+            if kind == "Namespace":
+                labels[NAMESPACE_NAME_LABEL] = name
+                namespaces[name] = Namespace(name, labels)
+            elif kind == "Pod":
+                pods.append(_pod(obj, ref, error))
+            elif kind in CONTROLLER_KINDS:
+                controllers[(ns or DEFAULT_NAMESPACE, kind, name)] = _controller(obj, ref, error)
+            elif kind == "NetworkPolicy" and _is_k8s_policy(obj):
+                policies.append(parse_network_policy(obj, ref))
+            elif kind in CARRIED_KINDS or kind == "NetworkPolicy":
+                carried.append(obj)
+            else:
+                ignored[kind] += 1
+        except (_Bad, PolicyError) as exc:
+            error(str(exc))
+
+    groups = _group_pods(controllers, pods)
+    for name in referenced - namespaces.keys():
+        namespaces[name] = Namespace(name, {NAMESPACE_NAME_LABEL: name}, defined=False)
+    snapshot = Snapshot(
+        namespaces=dict(sorted(namespaces.items())),
+        pod_groups=tuple(groups),
+        policies=tuple(policies),
+        carried=tuple(carried),
+        ignored_kinds=dict(sorted(ignored.items())),
+    )
+    return snapshot, errors
+
+
+def _is_k8s_policy(obj: Mapping[str, Any]) -> bool:
+    api = obj.get("apiVersion")
+    return (
+        not isinstance(api, str)
+        or api.startswith("networking.k8s.io/")
+        or api == "extensions/v1beta1"
+    )
+
+
+def _labels(raw: object, where: str, error: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _Bad(f"{where}: expected a mapping of strings")
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            out[str(key)] = value
+            continue
+        # The API server rejects non-string label values; we say so and read them as
+        # kubectl would have had to quote them, so the rest of the object still counts.
+        text = (
+            str(value).lower() if isinstance(value, bool) else "" if value is None else str(value)
+        )
+        error(f"{where}[{key}]: label value {value!r} is not a string (read as {text!r})")
+        out[str(key)] = text
+    return out
+
+
+def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    refs = meta.get("ownerReferences")
+    if not isinstance(refs, list) or not refs:
+        return None
+    valid = [r for r in refs if isinstance(r, Mapping) and r.get("kind") and r.get("name")]
+    if not valid:
+        return None
+    chosen = next((r for r in valid if r.get("controller")), valid[0])
+    return str(chosen["kind"]), str(chosen["name"])
+
+
+def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[ContainerPort, ...], bool]:
+    if spec is None:
+        return (), False
+    if not isinstance(spec, Mapping):
+        raise _Bad(f"{where}: expected a mapping")
+    ports: list[ContainerPort] = []
+    containers = list(spec.get("containers") or [])
+    # Native sidecars (init containers that keep running) serve ports like containers.
+    containers += [
+        c
+        for c in (spec.get("initContainers") or [])
+        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+    ]
+    for ci, container in enumerate(containers):
+        if not isinstance(container, Mapping):
+            raise _Bad(f"{where}.containers[{ci}]: expected a mapping")
+        for pi, port in enumerate(container.get("ports") or []):
+            pwhere = f"{where}.containers[{ci}].ports[{pi}]"
+            if not isinstance(port, Mapping):
+                error(f"{pwhere}: expected a mapping; port ignored")
+                continue
+            number = port.get("containerPort")
+            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
+                error(f"{pwhere}: containerPort {number!r} is missing or invalid; port ignored")
+                continue
+            try:
+                proto = Protocol(port.get("protocol") or "TCP")
+            except ValueError:
+                error(f"{pwhere}: protocol {port.get('protocol')!r} is not TCP, UDP or SCTP")
+                continue
+            pname = port.get("name")
+            ports.append(ContainerPort(number, proto, str(pname) if pname else None))
+    return tuple(sorted(set(ports), key=lambda p: (p.port, p.protocol, p.name or ""))), bool(
+        spec.get("hostNetwork")
+    )
+
+
+def _pod(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template:
+    ports, host_network = _pod_spec_ports(obj.get("spec"), "spec", error)
+    meta = obj["metadata"]
+    return _Template(
+        ref=ref,
+        owner=_owner(meta),
+        labels=_labels(meta.get("labels"), "metadata.labels", error),
+        ports=ports,
+        host_network=host_network,
+        pods=1,
+    )
+
+
+def _controller(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template:
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, Mapping):
+        raise _Bad("spec: expected a mapping")
+    where = "spec.template"
+    if ref.kind == "CronJob":
+        job = spec.get("jobTemplate") or {}
+        spec = job.get("spec") or {} if isinstance(job, Mapping) else {}
+        where = "spec.jobTemplate.spec.template"
+        if not isinstance(spec, Mapping):
+            raise _Bad("spec.jobTemplate.spec: expected a mapping")
+    template = spec.get("template") or {}
+    if not isinstance(template, Mapping):
+        raise _Bad(f"{where}: expected a mapping")
+    tmeta = template.get("metadata") or {}
+    if not isinstance(tmeta, Mapping):
+        raise _Bad(f"{where}.metadata: expected a mapping")
+    ports, host_network = _pod_spec_ports(template.get("spec"), f"{where}.spec", error)
+    return _Template(
+        ref=ref,
+        owner=_owner(obj["metadata"]),
+        labels=_labels(tmeta.get("labels"), f"{where}.metadata.labels", error),
+        ports=ports,
+        host_network=host_network,
+        pods=_pod_count(ref.kind, spec, obj.get("status")),
+    )
+
+
+def _pod_count(kind: str, spec: Mapping[str, Any], status: object) -> int:
+    if kind == "DaemonSet":
+        # One pod per node; the node count is unknown offline, so the status (when the
+        # object came from a cluster) or one pod stands for it.
+        if isinstance(status, Mapping) and isinstance(status.get("desiredNumberScheduled"), int):
+            return int(status["desiredNumberScheduled"])
+        return 1
+    key = "parallelism" if kind in ("Job", "CronJob") else "replicas"
+    value = spec.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return 1
+
+
+def _group_pods(
+    controllers: Mapping[tuple[str, str, str], _Template], pods: list[_Template]
+) -> list[PodGroup]:
+    def top(ns: str, owner: tuple[str, str] | None, fallback: ObjectRef) -> Workload:
+        seen = 0
+        current = (fallback.kind, fallback.name)
+        while owner is not None and seen < 8:  # ownerReference cycles are not ours to loop on
+            current = owner
+            parent = controllers.get((ns, owner[0], owner[1]))
+            owner = parent.owner if parent is not None else None
+            seen += 1
+        return Workload(ns, current[1], current[0])
+
+    counts: dict[tuple[Workload, tuple[object, ...]], int] = defaultdict(int)
+    exemplars: dict[tuple[Workload, tuple[object, ...]], _Template] = {}
+    with_pods: set[Workload] = set()
+    for pod in pods:
+        ns = pod.ref.namespace or DEFAULT_NAMESPACE
+        wl = top(ns, pod.owner, pod.ref)
+        with_pods.add(wl)
+        key = (wl, (tuple(sorted(pod.labels.items())), pod.ports, pod.host_network))
+        counts[key] += 1
+        exemplars.setdefault(key, pod)
+    for (ns, _kind, _name), ctl in controllers.items():
+        if ctl.owner is not None and (ns, *ctl.owner) in controllers:
+            continue  # its pods are the owner's
+        wl = top(ns, ctl.owner, ctl.ref)
+        if wl in with_pods or ctl.pods == 0:
+            continue
+        key = (wl, (tuple(sorted(ctl.labels.items())), ctl.ports, ctl.host_network))
+        counts[key] += ctl.pods
+        exemplars.setdefault(key, ctl)
+    groups = [
+        PodGroup(
+            workload=wl,
+            labels=exemplars[(wl, k)].labels,
+            ports=exemplars[(wl, k)].ports,
+            pods=n,
+            host_network=exemplars[(wl, k)].host_network,
+            source=exemplars[(wl, k)].ref,
+        )
+        for (wl, k), n in counts.items()
+    ]
+    groups.sort(key=lambda g: (g.workload.namespace, g.workload.name, g.workload.kind))
+    return groups

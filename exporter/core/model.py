@@ -1,0 +1,114 @@
+"""The cluster as the engine sees it: immutable, source-independent objects.
+
+Pods that share a namespace, labels, container ports and host networking behave
+identically under every policy API, so they are stored once as a `PodGroup` with a
+count. This is what keeps analysis cost proportional to policies x groups rather
+than to pods squared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exporter.core.policies import Policy
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Direction(StrEnum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+class Protocol(StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """Where an object came from, so every answer and error can name it."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPort:
+    port: int
+    protocol: Protocol
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    name: str
+    labels: Mapping[str, str]
+    defined: bool = True
+    """False when the namespace is only referenced by other objects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The top-level owner of pods, as users name it: `ns/name[Kind]`."""
+
+    namespace: str
+    name: str
+    kind: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True, slots=True)
+class PodGroup:
+    """Pods of one workload that are indistinguishable to network policy."""
+
+    workload: Workload
+    labels: Mapping[str, str]
+    ports: tuple[ContainerPort, ...]
+    pods: int
+    host_network: bool = False
+    source: ObjectRef | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.workload.namespace
+
+    def class_key(self) -> tuple[object, ...]:
+        """Identity of the equivalence class: what policies can tell apart."""
+        return (
+            self.workload.namespace,
+            tuple(sorted(self.labels.items())),
+            self.ports,
+            self.host_network,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one scan knows about one cluster."""
+
+    namespaces: Mapping[str, Namespace]
+    pod_groups: tuple[PodGroup, ...]
+    policies: tuple[Policy, ...] = ()
+    carried: tuple[Mapping[str, object], ...] = ()
+    """Raw objects of kinds a later analysis reads (Service, Ingress, routes, other policy APIs)."""
+    ignored_kinds: Mapping[str, int] = field(default_factory=dict)
+    """Objects of kinds no analysis reads, counted by kind so nothing vanishes unsaid."""

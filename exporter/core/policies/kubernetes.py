@@ -1,0 +1,219 @@
+"""networking.k8s.io/v1 NetworkPolicy -> normal form.
+
+Rules implemented here (policy-semantics.md §1, sources cited there):
+- §1.2 policyTypes defaulting (kubernetes/kubernetes:pkg/apis/networking/v1/defaults.go):
+  absent/empty -> [Ingress] plus Egress iff `egress` has at least one rule.
+- §1.3 empty vs absent: `from`/`to` absent or [] = every peer; `ports` absent or [] =
+  every port; `ingress: [{}]` = allow all.
+- §1.4 peers: podSelector alone is namespace-local, namespaceSelector alone = all pods
+  of matching namespaces, both in one peer = AND; ipBlock is exclusive with the others
+  and `except` must lie strictly inside `cidr` (validation.go ValidateNetworkPolicyPeer).
+- §1.5 ports: protocol defaults to TCP; number or IANA name; endPort needs a numeric
+  port and endPort >= port (validation.go ValidateNetworkPolicyPort).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.core.addresses import IPBlock
+from exporter.core.model import Direction, ObjectRef, Protocol
+from exporter.core.policies import (
+    IPBlockPeer,
+    NamedPort,
+    Peer,
+    PodPeer,
+    Policy,
+    PortMatch,
+    PortRange,
+    Rule,
+)
+from exporter.core.selectors import EVERYTHING, SelectorError, parse_label_selector
+
+KIND = "NetworkPolicy"
+_IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_PEER_FIELDS = {"podSelector", "namespaceSelector", "ipBlock"}
+
+
+class PolicyError(ValueError):
+    """An object the API server would reject; the message names the field."""
+
+
+def parse_network_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
+    namespace = ref.namespace or "default"
+    spec = obj.get("spec")
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise PolicyError("spec: expected a mapping")
+    try:
+        pod_selector = parse_label_selector(spec.get("podSelector"), "spec.podSelector")
+    except SelectorError as exc:
+        raise PolicyError(str(exc)) from None
+
+    ingress_raw = _list(spec, "ingress")
+    egress_raw = _list(spec, "egress")
+    types_raw = spec.get("policyTypes")
+    if types_raw:
+        if not isinstance(types_raw, list):
+            raise PolicyError("spec.policyTypes: expected a list")
+        isolates: set[Direction] = set()
+        for t in types_raw:
+            if t not in ("Ingress", "Egress"):
+                raise PolicyError(f"spec.policyTypes: unknown type {t!r} (want Ingress or Egress)")
+            isolates.add(Direction(str(t).lower()))
+        explicit = True
+    else:
+        isolates = {Direction.INGRESS}
+        if egress_raw:
+            isolates.add(Direction.EGRESS)
+        explicit = False
+
+    ingress = tuple(
+        _parse_rule(r, Direction.INGRESS, i, namespace) for i, r in enumerate(ingress_raw)
+    )
+    egress = tuple(_parse_rule(r, Direction.EGRESS, i, namespace) for i, r in enumerate(egress_raw))
+    return Policy(
+        ref=ref,
+        namespace=namespace,
+        pod_selector=pod_selector,
+        isolates=frozenset(isolates),
+        ingress=ingress,
+        egress=egress,
+        policy_types_explicit=explicit,
+        declared_empty_egress=(not explicit and "egress" in spec and not egress_raw),
+    )
+
+
+def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
+    value = spec.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PolicyError(f"spec.{key}: expected a list")
+    return value
+
+
+def _parse_rule(raw: object, direction: Direction, index: int, namespace: str) -> Rule:
+    where = f"spec.{direction}[{index}]"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: expected a mapping")
+    peer_key = "from" if direction is Direction.INGRESS else "to"
+    peers_raw = raw.get(peer_key)
+    if peers_raw is not None and not isinstance(peers_raw, list):
+        raise PolicyError(f"{where}.{peer_key}: expected a list")
+    ports_raw = raw.get("ports")
+    if ports_raw is not None and not isinstance(ports_raw, list):
+        raise PolicyError(f"{where}.ports: expected a list")
+    peers = (
+        tuple(
+            _parse_peer(p, f"{where}.{peer_key}[{i}]", namespace) for i, p in enumerate(peers_raw)
+        )
+        if peers_raw
+        else None
+    )
+    ports = (
+        tuple(_parse_port(p, f"{where}.ports[{i}]") for i, p in enumerate(ports_raw))
+        if ports_raw
+        else None
+    )
+    return Rule(direction=direction, index=index, peers=peers, ports=ports)
+
+
+def _parse_peer(raw: object, where: str, namespace: str) -> Peer:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: expected a mapping")
+    present = {k for k in _PEER_FIELDS if raw.get(k) is not None}
+    unknown = set(raw) - _PEER_FIELDS
+    if unknown:
+        raise PolicyError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    if not present:
+        raise PolicyError(f"{where}: a peer needs podSelector, namespaceSelector or ipBlock")
+    if "ipBlock" in present:
+        if len(present) > 1:
+            raise PolicyError(f"{where}: ipBlock cannot be combined with other peer fields")
+        return IPBlockPeer(_parse_ip_block(raw["ipBlock"], f"{where}.ipBlock"))
+    try:
+        pods = (
+            parse_label_selector(raw["podSelector"], f"{where}.podSelector")
+            if "podSelector" in present
+            else EVERYTHING
+        )
+        namespaces = (
+            parse_label_selector(raw["namespaceSelector"], f"{where}.namespaceSelector")
+            if "namespaceSelector" in present
+            else None
+        )
+    except SelectorError as exc:
+        raise PolicyError(str(exc)) from None
+    return PodPeer(pod_selector=pods, namespace_selector=namespaces, namespace=namespace)
+
+
+def _parse_ip_block(raw: object, where: str) -> IPBlock:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: expected a mapping")
+    cidr_text = raw.get("cidr")
+    if not cidr_text:
+        raise PolicyError(f"{where}: cidr is required (except needs a cidr to lie inside)")
+    cidr = _network(cidr_text, f"{where}.cidr")
+    excepts_raw = raw.get("except") or []
+    if not isinstance(excepts_raw, list):
+        raise PolicyError(f"{where}.except: expected a list")
+    excepts = []
+    for i, text in enumerate(excepts_raw):
+        exc = _network(text, f"{where}.except[{i}]")
+        if (
+            exc.version != cidr.version
+            or not exc.subnet_of(cidr)  # type: ignore[arg-type]
+            or exc.prefixlen <= cidr.prefixlen
+        ):
+            raise PolicyError(f"{where}.except[{i}]: {exc} is not strictly inside cidr {cidr}")
+        excepts.append(exc)
+    return IPBlock(cidr, tuple(excepts))
+
+
+def _network(text: object, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if not isinstance(text, str) or "/" not in text:
+        raise PolicyError(f"{where}: {text!r} is not a CIDR (want e.g. 10.0.0.0/8)")
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PolicyError(f"{where}: {text!r} is not a valid CIDR") from None
+
+
+def _parse_port(raw: object, where: str) -> PortMatch:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: expected a mapping")
+    proto_text = raw.get("protocol") or "TCP"
+    try:
+        protocol = Protocol(proto_text)
+    except ValueError:
+        raise PolicyError(f"{where}.protocol: {proto_text!r} is not TCP, UDP or SCTP") from None
+    port = raw.get("port")
+    end_port = raw.get("endPort")
+    if port is None:
+        if end_port is not None:
+            raise PolicyError(f"{where}: endPort requires port")
+        return PortRange(protocol, 1, 65535)
+    if isinstance(port, bool) or not isinstance(port, int | str):
+        raise PolicyError(f"{where}.port: expected a number or a port name")
+    if isinstance(port, str):
+        if end_port is not None:
+            raise PolicyError(f"{where}: endPort requires a numeric port, not {port!r}")
+        if len(port) > 15 or not _IANA_SVC_NAME.match(port):
+            raise PolicyError(f"{where}.port: {port!r} is not a valid port name")
+        return NamedPort(protocol, port)
+    if not 1 <= port <= 65535:
+        raise PolicyError(f"{where}.port: {port} is out of range 1-65535")
+    if end_port is None:
+        return PortRange(protocol, port, port)
+    if isinstance(end_port, bool) or not isinstance(end_port, int):
+        raise PolicyError(f"{where}.endPort: expected a number")
+    if not port <= end_port <= 65535:
+        raise PolicyError(f"{where}.endPort: {end_port} must be between port {port} and 65535")
+    return PortRange(protocol, port, end_port)

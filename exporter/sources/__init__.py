@@ -1,0 +1,1 @@
+"""Where cluster data comes from. Each source yields plain dicts for `core.inventory`."""

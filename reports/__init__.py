@@ -1,0 +1,1 @@
+"""Quarterly compliance reports (view-model, templates, PDF): built by the reports issue."""
