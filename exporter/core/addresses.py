@@ -71,7 +71,7 @@ class IPBlock:
 def atoms(blocks: Iterable[IPBlock], families: Iterable[int]) -> list[AddressRange]:
     """Split each family's whole space at every block boundary."""
     cuts: dict[int, set[int]] = {f: {0} for f in families}
-    for block in blocks:
+    for block in set(blocks):
         for net in (block.cidr, *block.excepts):
             if net.version not in cuts:
                 continue

@@ -16,8 +16,7 @@ from exporter.core.addresses import IPBlock
 from exporter.core.engine import Engine
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.model import Direction, Protocol
-from exporter.core.policies import IPBlockPeer, NamedPort, PodPeer, Policy, PortRange, Rule
-from exporter.core.ports import NONE, PortSet
+from exporter.core.policies import IPBlockPeer, NamedPort, PodPeer, Policy, Rule
 
 _UNIVERSE = {
     4: IPBlock(ipaddress.ip_network("0.0.0.0/0")),
@@ -66,7 +65,7 @@ class NamespaceCoverage:
 
 def rule_admits_everything(rule: Rule, families: Iterable[int]) -> bool:
     """Every peer (all pods, all nodes and all addresses) on every port."""
-    if not _rule_ports_all(rule):
+    if not rule.all_ports:
         return False
     if rule.peers is None:
         return True
@@ -79,16 +78,6 @@ def rule_admits_everything(rule: Rule, families: Iterable[int]) -> bool:
     )
     blocks = {p.block for p in rule.peers if isinstance(p, IPBlockPeer)}
     return all_pods and all(_UNIVERSE[f] in blocks for f in families)
-
-
-def _rule_ports_all(rule: Rule) -> bool:
-    if rule.ports is None:
-        return True
-    total = NONE
-    for match in rule.ports:
-        if isinstance(match, PortRange):
-            total = total | PortSet.of(match.protocol, match.start, match.end)
-    return total.is_all
 
 
 def coverage(engine: Engine) -> list[NamespaceCoverage]:

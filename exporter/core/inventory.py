@@ -29,6 +29,7 @@ from exporter.core.policies import Policy
 from exporter.core.policies.kubernetes import PolicyError, parse_network_policy
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_PROTOCOLS = {p.value: p for p in Protocol}
 DEFAULT_NAMESPACE = "default"
 
 CONTROLLER_KINDS = frozenset(
@@ -93,7 +94,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
 class RawObject:
     """One object as read, with where it came from (file or API) for error messages."""
 
-    obj: Mapping[str, Any]
+    obj: Any
     source: str
     document: int | None = None
 
@@ -125,10 +126,10 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
 
     for raw in objects:
         obj = raw.obj
-        kind = obj.get("kind") if isinstance(obj, Mapping) else None
-        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-        name = meta.get("name") if isinstance(meta, Mapping) else None
-        ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+        kind = obj.get("kind") if isinstance(obj, dict) else None
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        ns = meta.get("namespace") if isinstance(meta, dict) else None
 
         def error(
             msg: str,
@@ -151,7 +152,7 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
         if not isinstance(kind, str) or not kind:
             error("object has no kind")
             continue
-        if not isinstance(meta, Mapping) or not isinstance(name, str) or not name:
+        if not isinstance(meta, dict) or not isinstance(name, str) or not name:
             error("metadata.name is missing")
             continue
         if ns is not None and not isinstance(ns, str):
@@ -206,7 +207,7 @@ def _is_k8s_policy(obj: Mapping[str, Any]) -> bool:
 def _labels(raw: object, where: str, error: Any) -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise _Bad(f"{where}: expected a mapping of strings")
     out: dict[str, str] = {}
     for key, value in raw.items():
@@ -227,7 +228,7 @@ def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
     refs = meta.get("ownerReferences")
     if not isinstance(refs, list) or not refs:
         return None
-    valid = [r for r in refs if isinstance(r, Mapping) and r.get("kind") and r.get("name")]
+    valid = [r for r in refs if isinstance(r, dict) and r.get("kind") and r.get("name")]
     if not valid:
         return None
     chosen = next((r for r in valid if r.get("controller")), valid[0])
@@ -237,7 +238,7 @@ def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
 def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[ContainerPort, ...], bool]:
     if spec is None:
         return (), False
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise _Bad(f"{where}: expected a mapping")
     ports: list[ContainerPort] = []
     containers = list(spec.get("containers") or [])
@@ -245,23 +246,22 @@ def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[Contain
     containers += [
         c
         for c in (spec.get("initContainers") or [])
-        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+        if isinstance(c, dict) and c.get("restartPolicy") == "Always"
     ]
     for ci, container in enumerate(containers):
-        if not isinstance(container, Mapping):
+        if not isinstance(container, dict):
             raise _Bad(f"{where}.containers[{ci}]: expected a mapping")
         for pi, port in enumerate(container.get("ports") or []):
             pwhere = f"{where}.containers[{ci}].ports[{pi}]"
-            if not isinstance(port, Mapping):
+            if not isinstance(port, dict):
                 error(f"{pwhere}: expected a mapping; port ignored")
                 continue
             number = port.get("containerPort")
             if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
                 error(f"{pwhere}: containerPort {number!r} is missing or invalid; port ignored")
                 continue
-            try:
-                proto = Protocol(port.get("protocol") or "TCP")
-            except ValueError:
+            proto = _PROTOCOLS.get(port.get("protocol") or "TCP")
+            if proto is None:
                 error(f"{pwhere}: protocol {port.get('protocol')!r} is not TCP, UDP or SCTP")
                 continue
             pname = port.get("name")
@@ -286,20 +286,20 @@ def _pod(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template:
 
 def _controller(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template:
     spec = obj.get("spec") or {}
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise _Bad("spec: expected a mapping")
     where = "spec.template"
     if ref.kind == "CronJob":
         job = spec.get("jobTemplate") or {}
-        spec = job.get("spec") or {} if isinstance(job, Mapping) else {}
+        spec = job.get("spec") or {} if isinstance(job, dict) else {}
         where = "spec.jobTemplate.spec.template"
-        if not isinstance(spec, Mapping):
+        if not isinstance(spec, dict):
             raise _Bad("spec.jobTemplate.spec: expected a mapping")
     template = spec.get("template") or {}
-    if not isinstance(template, Mapping):
+    if not isinstance(template, dict):
         raise _Bad(f"{where}: expected a mapping")
     tmeta = template.get("metadata") or {}
-    if not isinstance(tmeta, Mapping):
+    if not isinstance(tmeta, dict):
         raise _Bad(f"{where}.metadata: expected a mapping")
     ports, host_network = _pod_spec_ports(template.get("spec"), f"{where}.spec", error)
     return _Template(
@@ -316,7 +316,7 @@ def _pod_count(kind: str, spec: Mapping[str, Any], status: object) -> int:
     if kind == "DaemonSet":
         # One pod per node; the node count is unknown offline, so the status (when the
         # object came from a cluster) or one pod stands for it.
-        if isinstance(status, Mapping) and isinstance(status.get("desiredNumberScheduled"), int):
+        if isinstance(status, dict) and isinstance(status.get("desiredNumberScheduled"), int):
             return int(status["desiredNumberScheduled"])
         return 1
     key = "parallelism" if kind in ("Job", "CronJob") else "replicas"

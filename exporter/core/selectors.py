@@ -74,18 +74,37 @@ class LabelSelector:
 EVERYTHING = LabelSelector()
 
 
-def parse_label_selector(obj: object, where: str = "selector") -> LabelSelector:
-    """Parse a metav1.LabelSelector dict; raise SelectorError naming the bad part."""
+_CACHE: dict[str, LabelSelector] = {}
+_CACHE_LIMIT = 100_000
+
+
+def parse_label_selector(obj: object, where: object = "selector") -> LabelSelector:
+    """Parse a metav1.LabelSelector dict; raise SelectorError naming the bad part.
+
+    Real clusters repeat the same few hundred selectors across thousands of policies,
+    so parses are memoised by the dict's text (a different key order only misses).
+    """
     if obj is None:
         return EVERYTHING
-    if not isinstance(obj, Mapping):
+    key = repr(obj)
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
+    selector = _parse(obj, where)
+    if len(_CACHE) < _CACHE_LIMIT:
+        _CACHE[key] = selector
+    return selector
+
+
+def _parse(obj: object, where: object) -> LabelSelector:
+    if not isinstance(obj, dict):
         raise SelectorError(f"{where}: expected a mapping, got {type(obj).__name__}")
     unknown = set(obj) - {"matchLabels", "matchExpressions"}
     if unknown:
         raise SelectorError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
     reqs: list[Requirement] = []
     match_labels = obj.get("matchLabels") or {}
-    if not isinstance(match_labels, Mapping):
+    if not isinstance(match_labels, dict):
         raise SelectorError(f"{where}.matchLabels: expected a mapping")
     for key, value in match_labels.items():
         if not isinstance(key, str) or not key:
@@ -99,12 +118,13 @@ def parse_label_selector(obj: object, where: str = "selector") -> LabelSelector:
     for i, expr in enumerate(expressions):
         reqs.append(_parse_expression(expr, f"{where}.matchExpressions[{i}]"))
     # Sorted so that selectors equal in meaning are equal as values (and share caches).
-    reqs.sort(key=lambda r: (r.key, r.operator.value, sorted(r.values)))
+    if len(reqs) > 1:
+        reqs.sort(key=lambda r: (r.key, r.operator.value, sorted(r.values)))
     return LabelSelector(tuple(reqs))
 
 
 def _parse_expression(expr: object, where: str) -> Requirement:
-    if not isinstance(expr, Mapping):
+    if not isinstance(expr, dict):
         raise SelectorError(f"{where}: expected a mapping")
     key = expr.get("key")
     if not isinstance(key, str) or not key:

@@ -76,6 +76,8 @@ class Rule:
     index: int
     peers: tuple[Peer, ...] | None
     ports: tuple[PortMatch, ...] | None
+    all_ports: bool = False
+    """True when `ports` (named ports aside) covers every port of every protocol."""
 
     @property
     def opens_everything(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from exporter.core.addresses import IPBlock
@@ -31,11 +32,13 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
+from exporter.core.ports import NONE, PortSet
 from exporter.core.selectors import EVERYTHING, SelectorError, parse_label_selector
 
 KIND = "NetworkPolicy"
 _IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_PEER_FIELDS = {"podSelector", "namespaceSelector", "ipBlock"}
+_PEER_FIELDS = frozenset({"podSelector", "namespaceSelector", "ipBlock"})
+_PROTOCOLS = {p.value: p for p in Protocol}
 
 
 class PolicyError(ValueError):
@@ -47,7 +50,7 @@ def parse_network_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
     spec = obj.get("spec")
     if spec is None:
         spec = {}
-    if not isinstance(spec, Mapping):
+    if not isinstance(spec, dict):
         raise PolicyError("spec: expected a mapping")
     try:
         pod_selector = parse_label_selector(spec.get("podSelector"), "spec.podSelector")
@@ -64,7 +67,7 @@ def parse_network_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
         for t in types_raw:
             if t not in ("Ingress", "Egress"):
                 raise PolicyError(f"spec.policyTypes: unknown type {t!r} (want Ingress or Egress)")
-            isolates.add(Direction(str(t).lower()))
+            isolates.add(Direction.INGRESS if t == "Ingress" else Direction.EGRESS)
         explicit = True
     else:
         isolates = {Direction.INGRESS}
@@ -97,11 +100,41 @@ def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+_RULES: dict[tuple[str, Direction, int], Rule] = {}
+_LOCAL_PEER = "\x00policy-namespace"
+"""Placeholder namespace in memoised rules, replaced by the policy's own namespace."""
+
+
 def _parse_rule(raw: object, direction: Direction, index: int, namespace: str) -> Rule:
-    where = f"spec.{direction}[{index}]"
+    """Rules are memoised without their namespace: Helm-stamped fleets repeat the same
+    rules in thousands of namespaces, and only namespace-local peers differ."""
+    key = (repr(raw), direction, index)
+    template = _RULES.get(key)
+    if template is None:
+        template = _parse_rule_uncached(raw, direction, index)
+        if len(_RULES) < _CACHE_LIMIT:
+            _RULES[key] = template
+    if template.peers is None or not any(
+        isinstance(p, PodPeer) and p.namespace == _LOCAL_PEER for p in template.peers
+    ):
+        return template
+    return replace(
+        template,
+        peers=tuple(
+            replace(p, namespace=namespace)
+            if isinstance(p, PodPeer) and p.namespace == _LOCAL_PEER
+            else p
+            for p in template.peers
+        ),
+    )
+
+
+def _parse_rule_uncached(raw: object, direction: Direction, index: int) -> Rule:
+    namespace = _LOCAL_PEER
+    where = _Where("spec", f".{direction.value}[{index}]")
     if raw is None:
         raw = {}
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise PolicyError(f"{where}: expected a mapping")
     peer_key = "from" if direction is Direction.INGRESS else "to"
     peers_raw = raw.get(peer_key)
@@ -111,51 +144,111 @@ def _parse_rule(raw: object, direction: Direction, index: int, namespace: str) -
     if ports_raw is not None and not isinstance(ports_raw, list):
         raise PolicyError(f"{where}.ports: expected a list")
     peers = (
-        tuple(
-            _parse_peer(p, f"{where}.{peer_key}[{i}]", namespace) for i, p in enumerate(peers_raw)
-        )
+        tuple(_parse_peer(p, where.at(peer_key, i), namespace) for i, p in enumerate(peers_raw))
         if peers_raw
         else None
     )
     ports = (
-        tuple(_parse_port(p, f"{where}.ports[{i}]") for i, p in enumerate(ports_raw))
+        tuple(_parse_port(p, where.at("ports", i)) for i, p in enumerate(ports_raw))
         if ports_raw
         else None
     )
-    return Rule(direction=direction, index=index, peers=peers, ports=ports)
+    return Rule(
+        direction=direction,
+        index=index,
+        peers=peers,
+        ports=ports,
+        all_ports=ports is None or _covers_every_port(ports),
+    )
 
 
-def _parse_peer(raw: object, where: str, namespace: str) -> Peer:
-    if not isinstance(raw, Mapping):
+_EVERY_PORT: dict[tuple[PortMatch, ...], bool] = {}
+
+
+def _covers_every_port(ports: tuple[PortMatch, ...]) -> bool:
+    found = _EVERY_PORT.get(ports)
+    if found is None:
+        total = NONE
+        for match in ports:
+            if isinstance(match, PortRange):
+                total = total | PortSet.of(match.protocol, match.start, match.end)
+        found = total.is_all
+        if len(_EVERY_PORT) < _CACHE_LIMIT:
+            _EVERY_PORT[ports] = found
+    return found
+
+
+class _Where:
+    """A field path, formatted only when an error needs it (parsing is the hot path)."""
+
+    __slots__ = ("parent", "suffix")
+
+    def __init__(self, parent: _Where | str, suffix: str) -> None:
+        self.parent = parent
+        self.suffix = suffix
+
+    def at(self, key: str, index: int) -> _Where:
+        return _Where(self, f".{key}[{index}]")
+
+    def field(self, key: str) -> _Where:
+        return _Where(self, f".{key}")
+
+    def __str__(self) -> str:
+        return f"{self.parent}{self.suffix}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
+def _parse_peer(raw: object, where: _Where, namespace: str) -> Peer:
+    if not isinstance(raw, dict):
         raise PolicyError(f"{where}: expected a mapping")
-    present = {k for k in _PEER_FIELDS if raw.get(k) is not None}
-    unknown = set(raw) - _PEER_FIELDS
-    if unknown:
-        raise PolicyError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    if not present:
+    pod_raw = raw.get("podSelector")
+    ns_raw = raw.get("namespaceSelector")
+    block_raw = raw.get("ipBlock")
+    if len(raw) > 3 or not _PEER_FIELDS.issuperset(raw):
+        unknown = sorted(map(str, set(raw) - _PEER_FIELDS))
+        raise PolicyError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    if pod_raw is None and ns_raw is None and block_raw is None:
         raise PolicyError(f"{where}: a peer needs podSelector, namespaceSelector or ipBlock")
-    if "ipBlock" in present:
-        if len(present) > 1:
+    if block_raw is not None:
+        if pod_raw is not None or ns_raw is not None:
             raise PolicyError(f"{where}: ipBlock cannot be combined with other peer fields")
-        return IPBlockPeer(_parse_ip_block(raw["ipBlock"], f"{where}.ipBlock"))
+        return IPBlockPeer(_parse_ip_block(block_raw, where.field("ipBlock")))
     try:
         pods = (
-            parse_label_selector(raw["podSelector"], f"{where}.podSelector")
-            if "podSelector" in present
-            else EVERYTHING
+            EVERYTHING
+            if pod_raw is None
+            else parse_label_selector(pod_raw, where.field("podSelector"))
         )
         namespaces = (
-            parse_label_selector(raw["namespaceSelector"], f"{where}.namespaceSelector")
-            if "namespaceSelector" in present
-            else None
+            None
+            if ns_raw is None
+            else parse_label_selector(ns_raw, where.field("namespaceSelector"))
         )
     except SelectorError as exc:
         raise PolicyError(str(exc)) from None
     return PodPeer(pod_selector=pods, namespace_selector=namespaces, namespace=namespace)
 
 
-def _parse_ip_block(raw: object, where: str) -> IPBlock:
-    if not isinstance(raw, Mapping):
+_BLOCKS: dict[str, IPBlock] = {}
+_PORTS: dict[str, PortMatch] = {}
+_CACHE_LIMIT = 100_000
+
+
+def _parse_ip_block(raw: object, where: object) -> IPBlock:
+    """Memoised: fleets repeat the same handful of CIDRs in thousands of policies."""
+    key = repr(raw)
+    found = _BLOCKS.get(key)
+    if found is None:
+        found = _parse_ip_block_uncached(raw, where)
+        if len(_BLOCKS) < _CACHE_LIMIT:
+            _BLOCKS[key] = found
+    return found
+
+
+def _parse_ip_block_uncached(raw: object, where: object) -> IPBlock:
+    if not isinstance(raw, dict):
         raise PolicyError(f"{where}: expected a mapping")
     cidr_text = raw.get("cidr")
     if not cidr_text:
@@ -186,13 +279,23 @@ def _network(text: object, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6
         raise PolicyError(f"{where}: {text!r} is not a valid CIDR") from None
 
 
-def _parse_port(raw: object, where: str) -> PortMatch:
-    if not isinstance(raw, Mapping):
+def _parse_port(raw: object, where: object) -> PortMatch:
+    key = repr(raw)
+    found = _PORTS.get(key)
+    if found is None:
+        found = _parse_port_uncached(raw, where)
+        if len(_PORTS) < _CACHE_LIMIT:
+            _PORTS[key] = found
+    return found
+
+
+def _parse_port_uncached(raw: object, where: object) -> PortMatch:
+    if not isinstance(raw, dict):
         raise PolicyError(f"{where}: expected a mapping")
     proto_text = raw.get("protocol") or "TCP"
     try:
-        protocol = Protocol(proto_text)
-    except ValueError:
+        protocol = _PROTOCOLS[proto_text]
+    except (KeyError, TypeError):
         raise PolicyError(f"{where}.protocol: {proto_text!r} is not TCP, UDP or SCTP") from None
     port = raw.get("port")
     end_port = raw.get("endPort")
