@@ -129,8 +129,20 @@ def _report_errors(errors: list[InputError]) -> int:
     return EXIT_OK
 
 
+def _progress(args: argparse.Namespace) -> service.Progress | None:
+    """A one-line file counter on an interactive stderr; never in JSON or piped output."""
+    if args.output == "json" or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\rreading manifests: {done}/{total} files", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
-    report = service.scan(args.manifests)
+    report = service.scan(args.manifests, _progress(args))
     if args.output == "json":
         _dump_json(report.to_json(), out)
     else:
@@ -181,7 +193,7 @@ def _scan_table(report: service.ScanReport, out: TextIO) -> None:
 
 
 def _connectivity(args: argparse.Namespace, out: TextIO) -> int:
-    conns, errors = service.connections(args.manifests)
+    conns, errors = service.connections(args.manifests, _progress(args))
     if args.output == "json":
         _dump_json([c.to_json() for c in conns], out, inline_below=1)
     else:

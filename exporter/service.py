@@ -14,7 +14,9 @@ from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
 from exporter.core.findings import Finding, InputError
 from exporter.core.model import Direction, Protocol
-from exporter.sources.manifests import LoadResult, load_manifests
+from exporter.sources.manifests import LoadResult, Progress, load_manifests
+
+__all__ = ["Progress", "ScanReport", "UsageError", "connections", "explain_connection", "scan"]
 
 
 class UsageError(ValueError):
@@ -58,13 +60,13 @@ class ScanReport:
         }
 
 
-def load(paths: Sequence[Path]) -> tuple[LoadResult, Engine]:
-    result = load_manifests(paths)
+def load(paths: Sequence[Path], progress: Progress | None = None) -> tuple[LoadResult, Engine]:
+    result = load_manifests(paths, progress=progress)
     return result, Engine(result.snapshot)
 
 
-def scan(paths: Sequence[Path]) -> ScanReport:
-    result, engine = load(paths)
+def scan(paths: Sequence[Path], progress: Progress | None = None) -> ScanReport:
+    result, engine = load(paths, progress)
     namespaces = coverage(engine)
     return ScanReport(
         namespaces=namespaces,
@@ -76,8 +78,10 @@ def scan(paths: Sequence[Path]) -> ScanReport:
     )
 
 
-def connections(paths: Sequence[Path]) -> tuple[list[Connection], list[InputError]]:
-    result, engine = load(paths)
+def connections(
+    paths: Sequence[Path], progress: Progress | None = None
+) -> tuple[list[Connection], list[InputError]]:
+    result, engine = load(paths, progress)
     return connectivity(engine), result.errors
 
 

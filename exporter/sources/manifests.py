@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +49,23 @@ class LoadResult:
     documents: int = 0
 
 
-def load_manifests(paths: Sequence[Path], limits: Limits | None = None) -> LoadResult:
+Progress = Callable[[int, int], None]
+"""Called with (files read, files in total) as loading goes on."""
+
+
+def load_manifests(
+    paths: Sequence[Path], limits: Limits | None = None, progress: Progress | None = None
+) -> LoadResult:
     """Read every manifest under `paths` and build the snapshot; errors never stop it."""
     limits = limits or Limits()
     errors: list[InputError] = []
     raws: list[RawObject] = []
     files = documents = 0
-    for path in _files(paths, errors):
+    todo = list(_files(paths, errors))
+    for path in todo:
         files += 1
+        if progress is not None:
+            progress(files, len(todo))
         for raw in _read_file(path, limits, errors):
             documents += 1
             raws.extend(_flatten(raw, errors))
