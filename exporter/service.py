@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
@@ -31,6 +31,12 @@ class ScanReport:
     policies: int
     workloads: int
     ignored_kinds: dict[str, int]
+    exposure: dict[str, dict[str, int]] = field(default_factory=dict)
+    """namespace -> exposure category -> permitted exposures (filled by the exposure analysis)."""
+    internet_egress_workloads: dict[str, int] = field(default_factory=dict)
+    """namespace -> workloads that can reach public addresses."""
+    policies_by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(namespace or "" for cluster-scoped, kind) -> number of policies."""
 
     def to_json(self) -> dict[str, object]:
         pods = sum(n.pods for n in self.namespaces)
@@ -75,6 +81,9 @@ def scan(paths: Sequence[Path], progress: Progress | None = None) -> ScanReport:
         policies=len(result.snapshot.policies),
         workloads=len({g.workload for g in result.snapshot.pod_groups}),
         ignored_kinds=dict(result.snapshot.ignored_kinds),
+        policies_by_kind=dict(
+            Counter((p.namespace, p.ref.kind) for p in result.snapshot.policies)
+        ),
     )
 
 
