@@ -6,12 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := examples/demo-cluster
+DEMO_PORT ?= 9873
+DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
 .PHONY: help venv system-deps lint typecheck layers unit test demo bench clean
 
 help:
-	@echo "make demo   - scan the bundled demo cluster"
+	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
 	@echo "make test   - lint, type-check, layering contracts, then the test suite"
 	@echo "make bench  - benchmarks; JSON results in $(BENCH_OUT)/"
 
@@ -45,6 +47,11 @@ demo: venv
 	$(BIN)/netfence scan --manifests $(DEMO_DIR) -o table; rc=$$?; \
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
+	@mkdir -p $(DEMO_STATE)
+	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops)"
+	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo \
+	  --web.listen-address 127.0.0.1:$(DEMO_PORT) --store sqlite:///$(DEMO_STATE)/history.db \
+	  --scan.interval 1m || test $$? -eq 130
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)

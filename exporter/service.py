@@ -12,11 +12,29 @@ from exporter.core.connectivity import Connection, connectivity
 from exporter.core.coverage import NamespaceCoverage, coverage, findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
+from exporter.core.exposure import (
+    INGRESS_CONTROLLER,
+    Category,
+    Exposure,
+    ExposureAnalysis,
+    ExposureConfig,
+    InternetEgress,
+)
 from exporter.core.findings import Finding, InputError
 from exporter.core.model import Direction, Protocol
 from exporter.sources.manifests import LoadResult, Progress, load_manifests
 
-__all__ = ["Progress", "ScanReport", "UsageError", "connections", "explain_connection", "scan"]
+__all__ = [
+    "Category",
+    "Progress",
+    "ScanReport",
+    "UsageError",
+    "analyse",
+    "connections",
+    "explain_connection",
+    "explain_exposure",
+    "scan",
+]
 
 
 class UsageError(ValueError):
@@ -37,6 +55,12 @@ class ScanReport:
     """namespace -> workloads that can reach public addresses."""
     policies_by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
     """(namespace or "" for cluster-scoped, kind) -> number of policies."""
+    exposures: list[Exposure] = field(default_factory=list)
+    internet_egress: list[InternetEgress] = field(default_factory=list)
+    network_plugin: str = "generic"
+    """Which policy APIs were evaluated (cilium, calico, generic)."""
+    network_plugin_source: str = "detected"
+    """`detected` from the policy kinds present, or `configured`."""
 
     def to_json(self) -> dict[str, object]:
         pods = sum(n.pods for n in self.namespaces)
@@ -57,41 +81,97 @@ class ScanReport:
             "findings": dict(sorted(by_severity.items())),
             "errors": len(self.errors),
             "ignored_kinds": self.ignored_kinds,
+            "network_plugin": self.network_plugin,
+            "network_plugin_source": self.network_plugin_source,
         }
+        summary["exposure"] = {
+            str(c): sum(counts.get(str(c), 0) for counts in self.exposure.values())
+            for c in Category
+        }
+        summary["internet_egress_workloads"] = sum(self.internet_egress_workloads.values())
+        namespaces = []
+        for n in self.namespaces:
+            entry = n.to_json()
+            counts = self.exposure.get(n.name, {})
+            entry["exposure"] = {str(c): counts.get(str(c), 0) for c in Category}
+            entry["internet_egress_workloads"] = self.internet_egress_workloads.get(n.name, 0)
+            namespaces.append(entry)
         return {
             "summary": summary,
-            "namespaces": [n.to_json() for n in self.namespaces],
+            "namespaces": namespaces,
+            "exposures": [e.to_json() for e in self.exposures],
+            "internet_egress": [e.to_json() for e in self.internet_egress],
             "findings": [f.to_json() for f in self.findings],
             "errors": [e.to_json() for e in self.errors],
         }
 
 
-def load(paths: Sequence[Path], progress: Progress | None = None) -> tuple[LoadResult, Engine]:
+def load(
+    paths: Sequence[Path], progress: Progress | None = None, network_plugin: str | None = None
+) -> tuple[LoadResult, Engine]:
+    """`network_plugin` None: detected from the policy kinds present (Cilium kinds ->
+    cilium, Calico kinds -> calico, else generic)."""
     result = load_manifests(paths, progress=progress)
-    return result, Engine(result.snapshot)
+    return result, Engine(result.snapshot, network_plugin=network_plugin)
 
 
-def scan(paths: Sequence[Path], progress: Progress | None = None) -> ScanReport:
-    result, engine = load(paths, progress)
+def scan(
+    paths: Sequence[Path],
+    progress: Progress | None = None,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
+) -> ScanReport:
+    return analyse(load_manifests(paths, progress=progress), exposure_config, network_plugin)
+
+
+def analyse(
+    result: LoadResult,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
+) -> ScanReport:
+    """The whole analysis of one snapshot, whatever source it came from (files or a live
+    cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
+    detected from the policy kinds present (a live scan passes what its CRDs say)."""
+    engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
+    exposure = ExposureAnalysis(engine, exposure_config).run()
+    found = findings(engine, namespaces) + exposure.findings
+    found.sort(key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object))
     return ScanReport(
         namespaces=namespaces,
-        findings=findings(engine, namespaces),
+        findings=found,
+        exposure=exposure.counts(),
+        internet_egress_workloads=exposure.egress_counts(),
+        exposures=exposure.exposures,
+        internet_egress=exposure.internet_egress,
         errors=result.errors,
-        policies=len(result.snapshot.policies),
+        # One object with several Cilium `specs` is several normal-form policies.
+        policies=len({p.ref for p in result.snapshot.policies}),
         workloads=len({g.workload for g in result.snapshot.pod_groups}),
         ignored_kinds=dict(result.snapshot.ignored_kinds),
         policies_by_kind=dict(
-            Counter((p.namespace, p.ref.kind) for p in result.snapshot.policies)
+            Counter(
+                (p.namespace, p.ref.kind)
+                for p in {p.ref: p for p in result.snapshot.policies}.values()
+            )
         ),
+        network_plugin=str(engine.network_plugin),
+        network_plugin_source="detected" if engine.network_plugin_detected else "configured",
     )
 
 
 def connections(
-    paths: Sequence[Path], progress: Progress | None = None
+    paths: Sequence[Path],
+    progress: Progress | None = None,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
 ) -> tuple[list[Connection], list[InputError]]:
-    result, engine = load(paths, progress)
-    return connectivity(engine), result.errors
+    result, engine = load(paths, progress, network_plugin)
+    conns = connectivity(engine)
+    routed = ExposureAnalysis(engine, exposure_config).run().controller_connections()
+    conns += [Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items() if ports]
+    conns.sort(key=lambda c: (c.src, c.dst))
+    return conns, result.errors
 
 
 def parse_port(text: str) -> PortQuery:
@@ -132,9 +212,13 @@ def resolve(engine: Engine, text: str) -> list[Endpoint]:
 
 
 def explain_connection(
-    paths: Sequence[Path], src: str, dst: str, port: str | None
+    paths: Sequence[Path],
+    src: str,
+    dst: str,
+    port: str | None,
+    network_plugin: str | None = None,
 ) -> tuple[list[Explanation], list[InputError]]:
-    result, engine = load(paths)
+    result, engine = load(paths, network_plugin=network_plugin)
     query = parse_port(port) if port else None
     out = [
         explain(engine, s, d, query)
@@ -143,3 +227,31 @@ def explain_connection(
         if s is not d
     ]
     return out, result.errors
+
+
+def explain_exposure(
+    paths: Sequence[Path],
+    service: str,
+    category: str,
+    exposure_config: ExposureConfig | None = None,
+) -> tuple[list[Exposure], list[InputError]]:
+    """The exposures of one Service (or workload) in one category, with their reasons."""
+    try:
+        wanted = Category(category)
+    except ValueError:
+        choices = ", ".join(c.value for c in Category)
+        raise UsageError(f"unknown exposure {category!r} (want one of {choices})") from None
+    if "/" not in service:
+        service = f"default/{service}"
+    namespace, _, name = service.partition("/")
+    result, engine = load(paths)
+    analysis = ExposureAnalysis(engine, exposure_config)
+    found = [
+        e
+        for e in analysis.run().exposures
+        if e.namespace == namespace and e.name == name.split("[")[0] and e.category is wanted
+    ]
+    known = any(s.namespace == namespace and s.name == name for s in engine.snapshot.services)
+    if not found and not known and not find_workloads(engine, service):
+        raise UsageError(f"{service}: no such Service or workload")
+    return found, result.errors

@@ -15,6 +15,29 @@ from dataclasses import dataclass
 from exporter.core.model import IPNetwork
 
 _MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
+MAX_ADDRESS = _MAX[6]
+
+# Addresses that are not the public internet: RFC 1918, CGNAT (RFC 6598), "this
+# network", loopback, link-local, and IPv6 loopback, ULA and link-local.
+NON_PUBLIC: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def is_public(atom: AddressRange) -> bool:
+    return not any(AddressRange.of(n).contains(atom) for n in NON_PUBLIC)
 
 
 @dataclass(frozen=True, slots=True, order=True)

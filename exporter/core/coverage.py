@@ -13,10 +13,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporter.core.addresses import IPBlock
-from exporter.core.engine import Engine
+from exporter.core.engine import Engine, covers_every_pod
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.model import Direction, Protocol
-from exporter.core.policies import IPBlockPeer, NamedPort, PodPeer, Policy, Rule
+from exporter.core.policies import (
+    Action,
+    Entity,
+    EntityPeer,
+    IPBlockPeer,
+    NamedPort,
+    NetworkPeer,
+    NetworkPlugin,
+    Policy,
+    PolicyAPI,
+    Rule,
+)
 
 _UNIVERSE = {
     4: IPBlock(ipaddress.ip_network("0.0.0.0/0")),
@@ -64,39 +75,56 @@ class NamespaceCoverage:
 
 
 def rule_admits_everything(rule: Rule, families: Iterable[int]) -> bool:
-    """Every peer (all pods, all nodes and all addresses) on every port."""
-    if not rule.all_ports:
+    """An Allow rule for every peer (all pods, all nodes and all addresses) on every port."""
+    if not rule.all_ports or rule.action is not Action.ALLOW:
         return False
     if rule.peers is None:
         return True
-    all_pods = any(
-        isinstance(p, PodPeer)
-        and p.pod_selector.is_empty
-        and p.namespace_selector is not None
-        and p.namespace_selector.is_empty
-        for p in rule.peers
-    )
+    all_pods = any(covers_every_pod(p) for p in rule.peers)
     blocks = {p.block for p in rule.peers if isinstance(p, IPBlockPeer)}
+    for p in rule.peers:
+        if isinstance(p, NetworkPeer) and not p.excluded:
+            blocks.update(p.blocks)
+        if isinstance(p, EntityPeer) and p.entity in (Entity.WORLD, Entity.ALL):
+            blocks.update(_UNIVERSE.values())
     return all_pods and all(_UNIVERSE[f] in blocks for f in families)
+
+
+def opens_everything(policy: Policy, direction: Direction, families: Iterable[int]) -> bool:
+    """A rule admitting every peer on every port that nothing in the policy overrides
+    (a Cilium deny rule, an earlier Deny/Pass of an ordered policy)."""
+    families = tuple(families)
+    for rule in policy.effective_rules(direction):
+        if rule_admits_everything(rule, families):
+            return True
+        if rule.action in (Action.DENY, Action.PASS):
+            return False
+    return False
 
 
 def coverage(engine: Engine) -> list[NamespaceCoverage]:
     out = []
     for name in engine.namespaces:
         classes = engine.classes_by_ns.get(name, [])
-        policies = engine.policies_by_ns.get(name, [])
+        policies = [
+            *engine.policies_by_ns.get(name, []),
+            *(p for p in engine.cluster_policies if engine.covers_namespace(p, name)),
+        ]
         pods = sum(c.pods for c in classes)
         sides = {}
         for direction in Direction:
             isolated = sum(c.pods for c in classes if engine.is_isolated(c, direction))
-            establishing = tuple(
-                p.id for p in policies if p.pod_selector.is_empty and direction in p.isolates
-            )
+            establishing = tuple(p.id for p in engine.establishing(name, direction))
             opened = tuple(
                 p.id
                 for p in policies
-                if direction in p.isolates
-                and any(rule_admits_everything(r, engine.families) for r in p.rules(direction))
+                if (direction in p.isolates or p.api is not PolicyAPI.KUBERNETES)
+                and opens_everything(p, direction, engine.families)
+            )
+            # hostNetwork pods share the node's network: no pod policy isolates them
+            # (policy-semantics.md §1.6), so their namespace is not wholly default-deny.
+            exposed_host = sum(
+                c.pods for c in classes if c.host_network and not engine.is_isolated(c, direction)
             )
             if not establishing:
                 reason = (
@@ -105,10 +133,15 @@ def coverage(engine: Engine) -> list[NamespaceCoverage]:
                 )
             elif opened:
                 reason = f"{', '.join(opened)} admits every peer on every port"
+            elif exposed_host:
+                reason = (
+                    f"{exposed_host} hostNetwork pod(s) cannot be isolated for {direction}; "
+                    f"the others are, by {', '.join(establishing)}"
+                )
             else:
                 reason = f"every pod is isolated for {direction} by {', '.join(establishing)}"
             sides[direction] = DirectionCoverage(
-                default_deny=bool(establishing) and not opened,
+                default_deny=bool(establishing) and not opened and not exposed_host,
                 isolated_pods=isolated,
                 policies=establishing,
                 opened_by=opened,
@@ -123,6 +156,18 @@ def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Findin
     for ns in namespaces:
         for direction in Direction:
             side = ns.direction(direction)
+            genuine = [p for p in side.policies if p not in side.opened_by]
+            if genuine and side.opened_by:
+                found.append(
+                    Finding(
+                        Check.ALLOW_ALL_BESIDE_DEFAULT_DENY,
+                        Severity.HIGH,
+                        ns.name,
+                        f"Namespace {ns.name}",
+                        f"{direction} default-deny by {', '.join(genuine)} is undone by "
+                        f"{', '.join(side.opened_by)}, which admits every peer on every port",
+                    )
+                )
             if not side.default_deny and not side.opened_by:
                 found.append(
                     Finding(
@@ -154,8 +199,55 @@ def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Findin
     return found
 
 
+_ENFORCERS = {
+    PolicyAPI.CILIUM: "Cilium",
+    PolicyAPI.CALICO: "Calico",
+    PolicyAPI.ADMIN: "a plugin implementing AdminNetworkPolicy (not Cilium)",
+}
+
+
+def _api_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
+    """What the policy's API or the network plugin makes of it, said rather than hidden."""
+    ns, obj = policy.namespace, policy.id
+    if not engine.is_enforced(policy):
+        yield Finding(
+            Check.UNENFORCED_POLICY,
+            Severity.MEDIUM,
+            ns,
+            obj,
+            f"{obj} has no effect: the network plugin is {engine.network_plugin}, and "
+            f"{policy.ref.kind} is enforced only by {_ENFORCERS.get(policy.api, 'others')}",
+        )
+        return
+    if policy.notes:
+        yield Finding(
+            Check.NOT_EVALUATED,
+            Severity.INFO,
+            ns,
+            obj,
+            f"{obj}: " + "; ".join(policy.notes),
+        )
+    if engine.network_plugin is NetworkPlugin.CILIUM:
+        for rule in (*policy.ingress, *policy.egress):
+            blocks = [p.block for p in rule.peers or () if isinstance(p, IPBlockPeer)]
+            if blocks:
+                yield Finding(
+                    Check.CIDR_IGNORES_PODS,
+                    Severity.LOW,
+                    ns,
+                    obj,
+                    f"{obj} {rule.direction} rule {rule.name}: on Cilium, CIDR/ipBlock rules "
+                    f"never match pods (and by default not nodes): "
+                    f"{', '.join(str(b) for b in blocks)} admits only addresses outside the "
+                    "cluster",
+                )
+
+
 def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
     ns, obj = policy.namespace, policy.id
+    yield from _api_findings(engine, policy)
+    if not engine.is_enforced(policy) or policy.host_policy:
+        return
     if engine.selected_pods.get(id(policy), 0) == 0:
         yield Finding(
             Check.POLICY_SELECTS_NO_PODS,
@@ -165,7 +257,10 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
             f"{obj} selects no pods (podSelector [{policy.pod_selector}])",
         )
     for direction in Direction:
-        if direction not in policy.isolates:
+        if direction not in policy.isolates and policy.api in (
+            PolicyAPI.KUBERNETES,
+            PolicyAPI.CALICO,
+        ):
             if policy.rules(direction):
                 yield Finding(
                     Check.IGNORED_RULES,
@@ -187,7 +282,12 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     + (" for every pod of the namespace" if policy.pod_selector.is_empty else ""),
                 )
             yield from _named_port_findings(engine, policy, rule)
-    if not policy.policy_types_explicit and policy.egress and not policy.ingress:
+    if (
+        policy.api is PolicyAPI.KUBERNETES
+        and not policy.policy_types_explicit
+        and policy.egress
+        and not policy.ingress
+    ):
         yield Finding(
             Check.IMPLICIT_INGRESS_DENY,
             Severity.MEDIUM,

@@ -1,27 +1,68 @@
-"""Isolation and reachability over equivalence classes of pods.
+"""Isolation and reachability over equivalence classes of pods, for every policy API.
 
 A connection src -> dst is allowed only if egress at src and ingress at dst both allow
-it (policy-semantics.md §0). For each side: a pod not isolated in that direction allows
-everything; an isolated pod allows the union of the matching rules of the policies that
-select it and isolate that direction (§1.1). Rules of a direction missing from a
-policy's effective policyTypes have no effect (§1.2).
+it (policy-semantics.md §0). Each side is decided by the tiers of the policies that
+select the subject pod (see `exporter.core.policies`): Admin tier (AdminNetworkPolicy,
+ClusterNetworkPolicy Admin; first matching rule by priority, Pass goes on) -> the
+NetworkPolicy tier (NetworkPolicy, Cilium policies; deny rules first, then the union
+of allows, undecided traffic denied when the pod is isolated, §1.1, §3.5) -> Baseline
+(BANP, ClusterNetworkPolicy Baseline) -> allowed (§2.2, §5). Calico tiers sit at
+their own orders (§4). Which APIs take part depends on the network plugin (§2.4).
 
-Peers outside the cluster are address *atoms* (see `addresses`). ipBlock peers never
-match pods, and pod selectors never match hostNetwork pods (whose traffic is node
-traffic, §1.6), which only rules without a peer restriction admit.
+Peers outside the cluster are address *atoms* (see `addresses`). ipBlock/CIDR peers
+never match pods, and pod selectors never match hostNetwork pods (whose traffic is
+node traffic, §1.6, §3.7); only rules without a peer restriction, Cilium entities
+`host`/`remote-node`/`cluster`, or networks covering all addresses admit them.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from exporter.core.addresses import AddressRange, IPBlock, atoms
-from exporter.core.model import ContainerPort, Direction, PodGroup, Protocol, Snapshot, Workload
-from exporter.core.policies import IPBlockPeer, NamedPort, Peer, PodPeer, Policy, PortMatch, Rule
+from exporter.core.addresses import MAX_ADDRESS as _MAX_ADDRESS
+from exporter.core.addresses import NON_PUBLIC, AddressRange, IPBlock, atoms
+from exporter.core.model import (
+    ContainerPort,
+    Direction,
+    IPNetwork,
+    PodGroup,
+    Protocol,
+    Snapshot,
+    Workload,
+)
+from exporter.core.policies import (
+    ENFORCED_APIS,
+    Action,
+    EndpointPeer,
+    Entity,
+    EntityPeer,
+    IPBlockPeer,
+    LabelView,
+    NamedPeer,
+    NamedPort,
+    NetworkPeer,
+    NetworkPlugin,
+    Peer,
+    PodPeer,
+    Policy,
+    PolicyAPI,
+    PortMatch,
+    Rule,
+    Selector,
+    detect_network_plugin,
+)
 from exporter.core.ports import ALL, NONE, PortSet
-from exporter.core.selectors import LabelSelector
+from exporter.core.selectors import LabelSelector, Operator
+
+CILIUM_NAMESPACE = "io.kubernetes.pod.namespace"
+CILIUM_NS_LABELS = "io.cilium.k8s.namespace.labels."
+CILIUM_SA = "io.cilium.k8s.policy.serviceaccount"
+CALICO_NAMESPACE = "projectcalico.org/namespace"
+CALICO_SA = "projectcalico.org/serviceaccount"
+CALICO_ORCHESTRATOR = "projectcalico.org/orchestrator"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -34,6 +75,7 @@ class PodClass:
     ports: tuple[ContainerPort, ...]
     host_network: bool
     groups: tuple[PodGroup, ...]
+    service_account: str | None = None
 
     @property
     def pods(self) -> int:
@@ -52,6 +94,7 @@ class RuleMatch:
     policy: Policy
     rule: Rule
     ports: PortSet
+    action: Action = Action.ALLOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +105,37 @@ class SideDecision:
     applies: bool
     """False when this side is outside the cluster and enforces nothing we model."""
     isolated: bool
+    """Default deny: traffic no rule decides is denied (see `Engine.is_isolated`)."""
     ports: PortSet
     isolating: tuple[Policy, ...] = ()
     matches: tuple[RuleMatch, ...] = ()
+    """Allow rules that admitted ports (after earlier deny/pass rules)."""
+    denies: tuple[RuleMatch, ...] = ()
+    """Deny rules that decided ports (Cilium deny, ANP/BANP/Calico Deny)."""
+    passes: tuple[RuleMatch, ...] = ()
+    """Pass rules that handed ports on to the next tier."""
+    policies: tuple[Policy, ...] = ()
+    """Every enforced policy selecting the subject with an effect in this direction."""
+    default_allowed: PortSet = NONE
+    """Ports no tier decided, allowed by the Kubernetes default."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    order: float
+    ends_in_deny: bool
+    rules: tuple[tuple[Policy, Rule], ...]
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one class decides one direction: its tiers in order."""
+
+    tiers: tuple[_Tier, ...]
+    simple: bool
+    """One tier of allow rules only: the union fast path (plain NetworkPolicy) applies."""
+    isolated: bool
 
 
 @dataclass(slots=True)
@@ -75,12 +146,37 @@ class _DirectionMap:
     wild: list[tuple[PortMatch, ...] | None] = field(default_factory=list)
     by_class: dict[int, PortSet] = field(default_factory=dict)
     by_atom: dict[int, PortSet] = field(default_factory=dict)
+    plan: _Plan | None = None
+    """Set when the class needs tier-by-tier evaluation per peer (no fast path)."""
+
+
+_NO_PLAN = _Plan((), True, False)
 
 
 class Engine:
-    def __init__(self, snapshot: Snapshot, families: Iterable[int] | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        families: Iterable[int] | None = None,
+        network_plugin: NetworkPlugin | str | None = None,
+    ) -> None:
         self.snapshot = snapshot
         self.namespaces = snapshot.namespaces
+        self.network_plugin = (
+            detect_network_plugin(snapshot.policies)
+            if network_plugin is None
+            else NetworkPlugin(network_plugin)
+        )
+        self.network_plugin_detected = network_plugin is None
+        apis = ENFORCED_APIS[self.network_plugin]
+        self.enforced: list[Policy] = []
+        self.unenforced: list[Policy] = []
+        for policy in snapshot.policies:
+            if policy.api in apis and not policy.host_policy:
+                self.enforced.append(policy)
+            elif policy.api not in apis:
+                self.unenforced.append(policy)
+        self._unenforced_ids = frozenset(id(p) for p in self.unenforced)
         keyed: dict[tuple[object, ...], list[PodGroup]] = defaultdict(list)
         for group in snapshot.pod_groups:
             keyed[group.class_key()].append(group)
@@ -88,32 +184,59 @@ class Engine:
         self.classes_by_ns: dict[str, list[PodClass]] = defaultdict(list)
         for i, groups in enumerate(keyed.values()):
             g = groups[0]
-            cls = PodClass(i, g.namespace, g.labels, g.ports, g.host_network, tuple(groups))
+            cls = PodClass(
+                i,
+                g.namespace,
+                g.labels,
+                g.ports,
+                g.host_network,
+                tuple(groups),
+                g.service_account,
+            )
             self.classes.append(cls)
             self.classes_by_ns[cls.namespace].append(cls)
         self.policies_by_ns: dict[str, list[Policy]] = defaultdict(list)
-        for policy in snapshot.policies:
-            self.policies_by_ns[policy.namespace].append(policy)
+        """Enforced namespaced policies by namespace."""
+        self.cluster_policies: list[Policy] = []
+        """Enforced cluster-scoped policies (CCNP, ANP, BANP, GlobalNetworkPolicy, ...)."""
+        for policy in self.enforced:
+            if policy.cluster_scoped:
+                self.cluster_policies.append(policy)
+            else:
+                self.policies_by_ns[policy.namespace].append(policy)
+        self._views: dict[tuple[LabelView, int], Mapping[str, str]] = {}
+        self._deny_all: dict[tuple[int, Direction], bool] = {}
+        self._ns_selector_cache: dict[Selector, list[str]] = {}
+        self._ns_index: dict[tuple[str, str], list[str]] | None = None
         self._selected: list[list[Policy]] = [[] for _ in self.classes]
         self.selected_pods: dict[int, int] = {}
         for ns, policies in self.policies_by_ns.items():
             members = self.classes_by_ns.get(ns, [])
             for policy in policies:
-                n = 0
-                for cls in members:
-                    if not cls.host_network and policy.pod_selector.matches(cls.labels):
-                        self._selected[cls.index].append(policy)
-                        n += cls.pods
-                self.selected_pods[id(policy)] = n
-        blocks = [p.block for p in self._peers() if isinstance(p, IPBlockPeer)]
+                self._select(policy, members)
+        for policy in self.cluster_policies:
+            spaces = (
+                list(self.namespaces)
+                if policy.namespace_selector is None
+                else self.namespaces_matching(policy.namespace_selector)
+            )
+            members = [c for n in spaces for c in self.classes_by_ns.get(n, ())]
+            self._select(policy, members)
+        blocks = list(self._blocks())
         if families is None:
             families = {4} | {b.cidr.version for b in blocks}
         self.families = tuple(sorted(set(families)))
-        self.atoms: list[AddressRange] = atoms(blocks, self.families)
+        # Exposure asks about public addresses and LoadBalancer source ranges: cutting
+        # the space there too keeps every question on whole atoms.
+        cuts = [*blocks, *(IPBlock(n) for n in NON_PUBLIC)]
+        cuts += [IPBlock(n) for svc in snapshot.services for n in svc.source_ranges]
+        self.atoms: list[AddressRange] = atoms(cuts, self.families)
         self._atom_index = {a: i for i, a in enumerate(self.atoms)}
-        self._ns_selector_cache: dict[LabelSelector, list[str]] = {}
-        self._peer_cache: dict[PodPeer, list[PodClass]] = {}
+        self._peer_cache: dict[Peer, list[PodClass]] = {}
+        self._peer_ids: dict[Peer, frozenset[int]] = {}
         self._block_cache: dict[IPBlock, list[int]] = {}
+        self._peer_atoms: dict[Peer, frozenset[int]] = {}
+        self._plans: dict[tuple[int, Direction], _Plan] = {}
         self._named_ports: frozenset[tuple[str | None, Protocol]] | None = None
         self._named_cache: dict[
             tuple[tuple[PortMatch, ...], tuple[ContainerPort, ...]], PortSet
@@ -121,16 +244,83 @@ class Engine:
 
     # -- selection and isolation -------------------------------------------------------
 
-    def _peers(self) -> Iterable[Peer]:
-        for policy in self.snapshot.policies:
+    def is_enforced(self, policy: Policy) -> bool:
+        """False for policies of an API the network plugin does not implement (§2.4)."""
+        return id(policy) not in self._unenforced_ids
+
+    def labels(self, cls: PodClass, view: LabelView) -> Mapping[str, str]:
+        """The labels a selector of `view` sees on `cls` (§3.2 Cilium identity labels)."""
+        if view is LabelView.POD:
+            return cls.labels
+        key = (view, cls.index)
+        found = self._views.get(key)
+        if found is None:
+            out = dict(cls.labels)
+            ns = self.namespaces.get(cls.namespace)
+            if view is LabelView.CILIUM:
+                out[CILIUM_NAMESPACE] = cls.namespace
+                if ns is not None:
+                    for k, v in ns.labels.items():
+                        out[CILIUM_NS_LABELS + k] = v
+                if cls.service_account:
+                    out[CILIUM_SA] = cls.service_account
+            else:
+                out[CALICO_NAMESPACE] = cls.namespace
+                out[CALICO_ORCHESTRATOR] = "k8s"
+                if cls.service_account:
+                    out[CALICO_SA] = cls.service_account
+            found = out
+            self._views[key] = found
+        return found
+
+    def _select(self, policy: Policy, members: Iterable[PodClass]) -> None:
+        n = 0
+        selector, view, accounts = policy.pod_selector, policy.view, policy.service_accounts
+        for cls in members:
+            if cls.host_network or not selector.matches(self.labels(cls, view)):
+                continue
+            if accounts is not None and cls.service_account not in accounts:
+                continue
+            self._selected[cls.index].append(policy)
+            n += cls.pods
+        self.selected_pods[id(policy)] = n
+
+    def _all_peers(self) -> Iterable[Peer]:
+        for policy in self.enforced:
             for rule in (*policy.ingress, *policy.egress):
                 yield from rule.peers or ()
+
+    def _blocks(self) -> Iterable[IPBlock]:
+        for peer in self._all_peers():
+            if isinstance(peer, IPBlockPeer):
+                yield peer.block
+            elif isinstance(peer, NetworkPeer):
+                yield from peer.blocks
+                yield from peer.excluded
 
     def selecting(self, cls: PodClass) -> list[Policy]:
         return self._selected[cls.index]
 
     def isolating(self, cls: PodClass, direction: Direction) -> list[Policy]:
-        return [p for p in self._selected[cls.index] if direction in p.isolates]
+        """Policies that put `cls` into default deny for `direction`.
+
+        Implicit isolation (NetworkPolicy, Cilium default deny, Calico types) and
+        explicit deny-everything rules (a BANP or Admin tier `Deny` from every pod) both
+        count: either way traffic no rule admits is dropped.
+        """
+        return [p for p in self._selected[cls.index] if self._isolates(p, direction)]
+
+    def _isolates(self, policy: Policy, direction: Direction) -> bool:
+        if policy.ends_in_deny(direction):
+            return True
+        if policy.api is PolicyAPI.KUBERNETES:
+            return False
+        key = (id(policy), direction)
+        found = self._deny_all.get(key)
+        if found is None:
+            found = denies_everything(policy, direction)
+            self._deny_all[key] = found
+        return found
 
     def named_ports(self) -> frozenset[tuple[str | None, Protocol]]:
         """Every (name, protocol) some container in the cluster declares."""
@@ -141,47 +331,246 @@ class Engine:
         return self._named_ports
 
     def is_isolated(self, cls: PodClass, direction: Direction) -> bool:
-        return any(direction in p.isolates for p in self._selected[cls.index])
+        for p in self._selected[cls.index]:  # noqa: SIM110 - hot loop
+            if self._isolates(p, direction):
+                return True
+        return False
+
+    def covers_namespace(self, policy: Policy, namespace: str) -> bool:
+        """Whether `policy` selects every current and future pod of `namespace` (an empty
+        pod selector, or one that only names namespace labels, §1.7, §3.3)."""
+        if policy.host_policy or policy.service_accounts is not None:
+            return False
+        ns = self.namespaces.get(namespace)
+        if policy.cluster_scoped:
+            if policy.namespace_selector is not None and (
+                ns is None or not policy.namespace_selector.matches(ns.labels)
+            ):
+                return False
+        elif policy.namespace != namespace:
+            return False
+        selector = policy.pod_selector
+        if selector.is_empty:
+            return True
+        if policy.view is LabelView.POD:
+            return False
+        if policy.view is LabelView.CILIUM:
+            labels = {CILIUM_NAMESPACE: namespace}
+            for k, v in (ns.labels if ns is not None else {}).items():
+                labels[CILIUM_NS_LABELS + k] = v
+        else:
+            labels = {CALICO_NAMESPACE: namespace, CALICO_ORCHESTRATOR: "k8s"}
+        keys = selector_keys(selector)
+        return all(k in labels or k.startswith(CILIUM_NS_LABELS) for k in keys) and (
+            selector.matches(labels)
+        )
+
+    def establishing(self, namespace: str, direction: Direction) -> list[Policy]:
+        """Policies that put every current and future pod of `namespace` into default
+        deny for `direction`: its own, or cluster-wide ones (CCNP, GlobalNetworkPolicy,
+        a baseline deny-all) that cover it."""
+        return [
+            p
+            for p in (*self.policies_by_ns.get(namespace, ()), *self.cluster_policies)
+            if self._isolates(p, direction) and self.covers_namespace(p, namespace)
+        ]
+
+    def plan(self, cls: PodClass, direction: Direction) -> _Plan:
+        key = (cls.index, direction)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plan(cls, direction)
+            self._plans[key] = found
+        return found
+
+    def _plan(self, cls: PodClass, direction: Direction) -> _Plan:
+        by_tier: dict[tuple[float, str], list[Policy]] = defaultdict(list)
+        for p in self._selected[cls.index]:
+            if p.applies(direction):
+                by_tier[(p.tier_order, p.tier)].append(p)
+        if not by_tier:
+            return _NO_PLAN
+        tiers: list[_Tier] = []
+        for key in sorted(by_tier):
+            members = sorted(by_tier[key], key=lambda p: (_priority(p), p.id))
+            keyed: list[tuple[tuple[float, float, str, int], Policy, Rule]] = []
+            for pos, p in enumerate(members):
+                for rule in p.effective_rules(direction):
+                    first = (
+                        float("-inf")
+                        if rule.action is Action.DENY and not p.ordered
+                        else float(pos)
+                    )
+                    keyed.append(((first, _priority(p), p.id, rule.index), p, rule))
+            keyed.sort(key=lambda item: item[0])
+            tiers.append(
+                _Tier(
+                    order=key[0],
+                    ends_in_deny=any(p.ends_in_deny(direction) for p in members),
+                    rules=tuple((p, r) for _, p, r in keyed),
+                    policies=tuple(members),
+                )
+            )
+        simple = len(tiers) == 1 and all(r.action is Action.ALLOW for _, r in tiers[0].rules)
+        return _Plan(tuple(tiers), simple, self.is_isolated(cls, direction))
 
     # -- matching ----------------------------------------------------------------------
 
-    def namespaces_matching(self, selector: LabelSelector) -> list[str]:
+    def namespaces_matching(self, selector: Selector) -> list[str]:
+        """Namespaces whose labels match. A label selector's `In` requirement narrows
+        the candidates through a label index first: 10,000 namespaces times thousands
+        of distinct selectors is otherwise tens of millions of matches."""
         found = self._ns_selector_cache.get(selector)
         if found is None:
-            found = [n for n, ns in self.namespaces.items() if selector.matches(ns.labels)]
+            candidates: Iterable[str] = self.namespaces
+            narrowing = [
+                r
+                for r in getattr(selector, "requirements", ())
+                if isinstance(selector, LabelSelector) and r.operator is Operator.IN
+            ]
+            if narrowing:
+                index = self._namespace_label_index()
+                best = min(
+                    narrowing,
+                    key=lambda r: sum(len(index.get((r.key, v), ())) for v in r.values),
+                )
+                candidates = sorted({n for v in best.values for n in index.get((best.key, v), ())})
+            found = [n for n in candidates if selector.matches(self.namespaces[n].labels)]
             self._ns_selector_cache[selector] = found
         return found
 
-    def peer_classes(self, peer: PodPeer) -> list[PodClass]:
-        """The pod classes a pod peer selects (never hostNetwork pods)."""
+    def _namespace_label_index(self) -> dict[tuple[str, str], list[str]]:
+        if self._ns_index is None:
+            index: dict[tuple[str, str], list[str]] = defaultdict(list)
+            for name, ns in self.namespaces.items():
+                for item in ns.labels.items():
+                    index[item].append(name)
+            self._ns_index = dict(index)
+        return self._ns_index
+
+    def peer_classes(self, peer: Peer) -> list[PodClass]:
+        """The pod classes a peer selects (pod selectors never select hostNetwork pods)."""
         found = self._peer_cache.get(peer)
         if found is None:
+            found = self._peer_classes(peer)
+            self._peer_cache[peer] = found
+        return found
+
+    def _peer_classes(self, peer: Peer) -> list[PodClass]:
+        if isinstance(peer, PodPeer):
             if peer.namespace_selector is None:
                 spaces = [peer.namespace]
             else:
                 spaces = self.namespaces_matching(peer.namespace_selector)
-            found = [
+            return [
                 cls
                 for ns in spaces
                 for cls in self.classes_by_ns.get(ns, ())
                 if not cls.host_network and peer.pod_selector.matches(cls.labels)
             ]
-            self._peer_cache[peer] = found
+        if isinstance(peer, EndpointPeer):
+            return [c for c in self._endpoint_candidates(peer) if self._endpoint_matches(peer, c)]
+        if isinstance(peer, EntityPeer):
+            entity = peer.entity
+            if entity in (Entity.CLUSTER, Entity.ALL):
+                return list(self.classes)
+            if entity in (Entity.HOST, Entity.REMOTE_NODE):
+                return [c for c in self.classes if c.host_network]
+            return []
+        if isinstance(peer, NetworkPeer):
+            if peer.selector is not None:
+                return self.peer_classes(peer.selector) if peer.pods else []
+            return list(self.classes) if peer.pods else []
+        return []
+
+    def _endpoint_candidates(self, peer: EndpointPeer) -> Iterable[PodClass]:
+        if peer.namespace is not None:
+            return self.classes_by_ns.get(peer.namespace, ())
+        spaces: Iterable[str]
+        if peer.namespace_selector is not None:
+            spaces = self.namespaces_matching(peer.namespace_selector)
+        elif peer.namespaces_hint is not None:
+            spaces = sorted(peer.namespaces_hint)
+        else:
+            return self.classes
+        return [c for n in spaces for c in self.classes_by_ns.get(n, ())]
+
+    def _endpoint_matches(self, peer: EndpointPeer, cls: PodClass) -> bool:
+        if cls.host_network:
+            return False
+        if peer.namespace is not None and cls.namespace != peer.namespace:
+            return False
+        if peer.namespace_selector is not None:
+            ns = self.namespaces.get(cls.namespace)
+            if ns is None or not peer.namespace_selector.matches(ns.labels):
+                return False
+        if peer.service_accounts is not None and cls.service_account not in peer.service_accounts:
+            return False
+        labels = self.labels(cls, peer.view)
+        if peer.not_selector is not None and peer.not_selector.matches(labels):
+            return False
+        return peer.selector.matches(labels)
+
+    def peer_class_ids(self, peer: Peer) -> frozenset[int]:
+        found = self._peer_ids.get(peer)
+        if found is None:
+            found = frozenset(c.index for c in self.peer_classes(peer))
+            self._peer_ids[peer] = found
         return found
+
+    def peer_atoms(self, peer: Peer) -> frozenset[int]:
+        """Indices of the address atoms a peer covers."""
+        found = self._peer_atoms.get(peer)
+        if found is None:
+            found = frozenset(self._peer_atom_list(peer))
+            self._peer_atoms[peer] = found
+        return found
+
+    def _peer_atom_list(self, peer: Peer) -> Iterable[int]:
+        if isinstance(peer, IPBlockPeer):
+            return self._atoms_in(peer.block)
+        if isinstance(peer, EntityPeer):
+            families = {
+                Entity.WORLD: (4, 6),
+                Entity.ALL: (4, 6),
+                Entity.WORLD_IPV4: (4,),
+                Entity.WORLD_IPV6: (6,),
+            }.get(peer.entity, ())
+            return [i for i, a in enumerate(self.atoms) if a.family in families]
+        if isinstance(peer, NetworkPeer):
+            if peer.selector is not None:
+                return ()  # an endpoint selector matches endpoints, never addresses
+            inside: set[int] = set()
+            for block in peer.blocks:
+                inside.update(self._atoms_in(block))
+            for block in peer.excluded:
+                inside.difference_update(self._atoms_in(block))
+            return inside
+        return ()
 
     def peer_matches(self, peer: Peer, endpoint: Endpoint) -> bool:
         if isinstance(endpoint, AddressRange):
-            return isinstance(peer, IPBlockPeer) and peer.block.contains(endpoint)
-        if isinstance(peer, IPBlockPeer) or endpoint.host_network:
+            index = self._atom_index.get(endpoint)
+            if index is not None:
+                return index in self.peer_atoms(peer)
+            # An address range that is not an atom (a caller's own range).
+            if isinstance(peer, IPBlockPeer):
+                return peer.block.contains(endpoint)
             return False
-        if peer.namespace_selector is None:
-            if endpoint.namespace != peer.namespace:
+        if isinstance(peer, PodPeer):
+            if endpoint.host_network:
                 return False
-        else:
-            ns = self.namespaces.get(endpoint.namespace)
-            if ns is None or not peer.namespace_selector.matches(ns.labels):
-                return False
-        return peer.pod_selector.matches(endpoint.labels)
+            if peer.namespace_selector is None:
+                if endpoint.namespace != peer.namespace:
+                    return False
+            else:
+                ns = self.namespaces.get(endpoint.namespace)
+                if ns is None or not peer.namespace_selector.matches(ns.labels):
+                    return False
+            return peer.pod_selector.matches(endpoint.labels)
+        if isinstance(peer, IPBlockPeer | NamedPeer):
+            return False
+        return endpoint.index in self.peer_class_ids(peer)
 
     def rule_ports(self, ports: tuple[PortMatch, ...] | None, dst: Endpoint) -> PortSet:
         """Ports a rule admits towards `dst`; named ports resolve on the destination pod."""
@@ -208,23 +597,75 @@ class Engine:
         """The ports `subject` admits from/to `peer` in `direction`, and why."""
         if not isinstance(subject, PodClass):
             return SideDecision(direction, applies=False, isolated=False, ports=ALL)
+        plan = self.plan(subject, direction)
         isolating = tuple(self.isolating(subject, direction))
-        if not isolating:
-            return SideDecision(direction, applies=True, isolated=False, ports=ALL)
+        if not plan.tiers:
+            return SideDecision(
+                direction, applies=True, isolated=False, ports=ALL, default_allowed=ALL
+            )
         dst = subject if direction is Direction.INGRESS else peer
+        allowed, default, matches, denies, passes = self._evaluate(plan, peer, dst, True)
+        policies = tuple(p for t in plan.tiers for p in t.policies)
+        return SideDecision(
+            direction,
+            True,
+            bool(isolating),
+            allowed,
+            isolating,
+            tuple(matches),
+            tuple(denies),
+            tuple(passes),
+            policies,
+            default,
+        )
+
+    def _evaluate(
+        self, plan: _Plan, peer: Endpoint, dst: Endpoint, explain: bool = False
+    ) -> tuple[PortSet, PortSet, list[RuleMatch], list[RuleMatch], list[RuleMatch]]:
+        """Walk the tiers: the first rule matching a port decides it (§2.2, §3.5, §4)."""
+        undecided = ALL
+        allowed = NONE
         matches: list[RuleMatch] = []
-        total = NONE
-        for policy in isolating:
-            for rule in policy.rules(direction):
+        denies: list[RuleMatch] = []
+        passes: list[RuleMatch] = []
+        for tier in plan.tiers:
+            tier_open = undecided
+            blocked = NONE
+            passed = NONE
+            for policy, rule in tier.rules:
+                if not undecided and not explain:
+                    break
                 if rule.peers is not None and not any(
                     self.peer_matches(p, peer) for p in rule.peers
                 ):
                     continue
                 ports = self.rule_ports(rule.ports, dst)
-                if ports:
-                    matches.append(RuleMatch(policy, rule, ports))
-                    total = total | ports
-        return SideDecision(direction, True, True, total, isolating, tuple(matches))
+                if not ports or rule.action is Action.LOG:
+                    continue
+                if rule.action is Action.ALLOW:
+                    got = (ports & tier_open) - blocked
+                    if got:
+                        allowed = allowed | got
+                        undecided = undecided - got
+                        if explain:
+                            matches.append(RuleMatch(policy, rule, got))
+                    continue
+                got = ports & undecided
+                if not got:
+                    continue
+                undecided = undecided - got
+                blocked = blocked | got
+                if rule.action is Action.DENY:
+                    if explain:
+                        denies.append(RuleMatch(policy, rule, got, Action.DENY))
+                else:
+                    passed = passed | got
+                    if explain:
+                        passes.append(RuleMatch(policy, rule, got, Action.PASS))
+            if tier.ends_in_deny:
+                undecided = NONE
+            undecided = undecided | passed
+        return allowed | undecided, undecided, matches, denies, passes
 
     def connection(
         self, src: Endpoint, dst: Endpoint
@@ -237,43 +678,64 @@ class Engine:
 
     def _direction_map(self, cls: PodClass, direction: Direction) -> _DirectionMap:
         result = _DirectionMap()
-        isolating = self.isolating(cls, direction)
-        if not isolating:
+        plan = self.plan(cls, direction)
+        if not plan.tiers:
             result.open = True
             return result
-        for policy in isolating:
-            for rule in policy.rules(direction):
-                if rule.peers is None:
+        if not plan.simple:
+            result.plan = plan
+            return result
+        tier = plan.tiers[0]
+        if not tier.ends_in_deny:
+            # Allow rules alone decide nothing the default would not allow.
+            result.open = True
+            return result
+        for _policy, rule in tier.rules:
+            if rule.peers is None:
+                result.wild.append(rule.ports)
+                continue
+            for peer in rule.peers:
+                if isinstance(peer, EntityPeer) and peer.entity is Entity.ALL:
                     result.wild.append(rule.ports)
                     continue
-                for peer in rule.peers:
-                    if isinstance(peer, IPBlockPeer):
-                        for ai in self._atoms_in(peer.block):
-                            dst_a: Endpoint = (
-                                cls if direction is Direction.INGRESS else self.atoms[ai]
-                            )
-                            ports = self.rule_ports(rule.ports, dst_a)
-                            if ports:
-                                result.by_atom[ai] = result.by_atom.get(ai, NONE) | ports
-                        continue
-                    for other in self.peer_classes(peer):
-                        dst_c = cls if direction is Direction.INGRESS else other
-                        ports = self.rule_ports(rule.ports, dst_c)
-                        if ports:
-                            prev = result.by_class.get(other.index)
-                            result.by_class[other.index] = ports if prev is None else prev | ports
+                for ai in self.peer_atoms(peer):
+                    dst_a: Endpoint = cls if direction is Direction.INGRESS else self.atoms[ai]
+                    ports = self.rule_ports(rule.ports, dst_a)
+                    if ports:
+                        result.by_atom[ai] = result.by_atom.get(ai, NONE) | ports
+                if isinstance(peer, IPBlockPeer | NamedPeer):
+                    continue
+                for other in self.peer_classes(peer):
+                    dst_c = cls if direction is Direction.INGRESS else other
+                    ports = self.rule_ports(rule.ports, dst_c)
+                    if ports:
+                        prev = result.by_class.get(other.index)
+                        result.by_class[other.index] = ports if prev is None else prev | ports
         return result
 
     def _atoms_in(self, block: IPBlock) -> list[int]:
+        """Atoms are sorted and never straddle a block boundary, so a block covers a
+        contiguous index range (found by bisection), less its excepts' ranges."""
         found = self._block_cache.get(block)
         if found is None:
-            found = [i for i, a in enumerate(self.atoms) if block.contains(a)]
+            found = self._atom_span(block.cidr)
+            for exc in block.excepts:
+                hole = set(self._atom_span(exc))
+                found = [i for i in found if i not in hole]
             self._block_cache[block] = found
         return found
+
+    def _atom_span(self, net: IPNetwork) -> list[int]:
+        rng = AddressRange.of(net)
+        lo = bisect.bisect_left(self.atoms, AddressRange(rng.family, rng.first, -1))
+        hi = bisect.bisect_right(self.atoms, AddressRange(rng.family, rng.last, _MAX_ADDRESS))
+        return list(range(lo, hi))
 
     def _admitted(self, dmap: _DirectionMap, peer: Endpoint, dst: Endpoint) -> PortSet:
         if dmap.open:
             return ALL
+        if dmap.plan is not None:
+            return self._evaluate(dmap.plan, peer, dst)[0]
         total = NONE
         for ports in dmap.wild:
             total = total | self.rule_ports(ports, dst)
@@ -305,6 +767,60 @@ class Engine:
                 allowed = self._admitted(ingress[dst.index], atom, dst)
                 if allowed:
                     yield atom, dst, allowed
+
+
+def _priority(policy: Policy) -> float:
+    """Order inside a tier; Calico puts Kubernetes NetworkPolicies at order 1000 (§4)."""
+    return 1000.0 if policy.api is PolicyAPI.KUBERNETES else policy.priority
+
+
+def covers_every_pod(peer: Peer) -> bool:
+    """Whether a peer matches every pod of every namespace (present and future)."""
+    if isinstance(peer, PodPeer):
+        return (
+            peer.pod_selector.is_empty
+            and peer.namespace_selector is not None
+            and peer.namespace_selector.is_empty
+        )
+    if isinstance(peer, EndpointPeer):
+        only_ns = all(
+            k == CILIUM_NAMESPACE for k in selector_keys(peer.selector)
+        ) and peer.selector.matches({CILIUM_NAMESPACE: "\x00any"})
+        return (
+            (peer.selector.is_empty or (peer.view is LabelView.CILIUM and only_ns))
+            and peer.namespace is None
+            and (peer.namespace_selector is None or peer.namespace_selector.is_empty)
+            and peer.not_selector is None
+            and peer.service_accounts is None
+        )
+    if isinstance(peer, EntityPeer):
+        return peer.entity in (Entity.ALL, Entity.CLUSTER)
+    if isinstance(peer, NetworkPeer):
+        return peer.pods and peer.selector is None
+    return False
+
+
+def selector_keys(selector: Selector) -> frozenset[str]:
+    if isinstance(selector, LabelSelector):
+        return frozenset(r.key for r in selector.requirements)
+    return selector.keys()
+
+
+def denies_everything(policy: Policy, direction: Direction) -> bool:
+    """A Deny rule from/to every pod on every port with no Allow/Pass before it: traffic
+    to the selected pods is dropped unless an earlier tier admits it (BANP deny-all)."""
+    if policy.api is PolicyAPI.KUBERNETES:
+        return False
+    for rule in policy.effective_rules(direction):
+        if rule.action is Action.LOG:
+            continue
+        if rule.action is not Action.DENY:
+            if policy.ordered:
+                return False
+            continue
+        if rule.all_ports and (rule.peers is None or any(covers_every_pod(p) for p in rule.peers)):
+            return True
+    return False
 
 
 def workload_classes(engine: Engine) -> dict[str, list[PodClass]]:

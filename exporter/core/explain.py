@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.core.engine import Endpoint, Engine, PodClass, SideDecision
+from exporter.core.engine import Endpoint, Engine, PodClass, RuleMatch, SideDecision
 from exporter.core.model import Direction, Protocol
 from exporter.core.ports import PortSet
 
@@ -47,18 +47,21 @@ class Explanation:
             out.append(f"  allowed connections: {self.conns}")
         for side, at in ((self.egress, self.src), (self.ingress, self.dst)):
             out.append(f"  {side.direction} at {at}: {_side_summary(side, self.port)}")
-            for match in side.matches:
-                if self.port and not match.ports.contains(self.port.protocol, self.port.port):
-                    continue
-                out.append(f"    allowed by {match.policy.id} {match.rule.describe()}")
+            for verb, found in (
+                ("denied by", side.denies),
+                ("passed on by", side.passes),
+                ("allowed by", side.matches),
+            ):
+                for match in found:
+                    if self.port and not match.ports.contains(self.port.protocol, self.port.port):
+                        continue
+                    out.append(f"    {verb} {match.policy.id} {match.rule.describe()}")
         return out
 
 
 def _side_verdict(side: SideDecision, port: PortQuery | None) -> str:
     if not side.applies:
         return "not-enforced"
-    if not side.isolated:
-        return "allowed"
     ok = side.ports.contains(port.protocol, port.port) if port else bool(side.ports)
     return "allowed" if ok else "denied"
 
@@ -67,16 +70,30 @@ def _side_summary(side: SideDecision, port: PortQuery | None) -> str:
     verdict = _side_verdict(side, port)
     if not side.applies:
         return "outside the cluster, no policy applies"
-    if not side.isolated:
+    if not side.isolated and not side.policies:
         return (
             f"allowed: not isolated for {side.direction} (no policy selecting it has "
             f"{side.direction.value.capitalize()} in its policyTypes)"
         )
+    on = f" on {port}" if port else ""
+    denied_here = [m for m in side.denies if not port or m.ports.contains(port.protocol, port.port)]
+    if verdict == "denied" and denied_here:
+        by = ", ".join(sorted({m.policy.id for m in denied_here}))
+        return f"denied{on} by a deny rule of {by}"
+    if not side.isolated:
+        applied = ", ".join(p.id for p in side.policies)
+        if verdict == "denied":
+            return f"denied{on} by {applied}"
+        default = (
+            side.default_allowed.contains(port.protocol, port.port)
+            if port
+            else bool(side.default_allowed)
+        )
+        why = "no rule decides it and the pod is not isolated" if default else "a rule allows it"
+        return f"allowed ({side.ports}): {why} (policies: {applied})"
     by = ", ".join(p.id for p in side.isolating)
     if verdict == "denied":
-        return f"denied: isolated by {by} and no {side.direction} rule admits this peer" + (
-            f" on {port}" if port else ""
-        )
+        return f"denied: isolated by {by} and no {side.direction} rule admits this peer{on}"
     return f"allowed ({side.ports}): isolated by {by}"
 
 
@@ -86,17 +103,24 @@ def _side_json(side: SideDecision, port: PortQuery | None) -> dict[str, object]:
         "isolated": side.isolated,
         "isolated_by": [p.id for p in side.isolating],
         "conns": side.ports.to_json(),
-        "allowed_by": [
-            {
-                "policy": m.policy.id,
-                "rule": f"{m.rule.direction}[{m.rule.index}]",
-                "description": m.rule.describe(),
-                "conns": m.ports.to_json(),
-            }
-            for m in side.matches
-            if not port or m.ports.contains(port.protocol, port.port)
-        ],
+        "allowed_by": _matches_json(side.matches, port),
+        "denied_by": _matches_json(side.denies, port),
+        "passed_by": _matches_json(side.passes, port),
+        "policies": [p.id for p in side.policies],
     }
+
+
+def _matches_json(found: tuple[RuleMatch, ...], port: PortQuery | None) -> list[dict[str, object]]:
+    return [
+        {
+            "policy": m.policy.id,
+            "rule": m.rule.name,
+            "description": m.rule.describe(),
+            "conns": m.ports.to_json(),
+        }
+        for m in found
+        if not port or m.ports.contains(port.protocol, port.port)
+    ]
 
 
 def explain(engine: Engine, src: Endpoint, dst: Endpoint, port: PortQuery | None) -> Explanation:

@@ -32,6 +32,19 @@ class Check(StrEnum):
     IGNORED_RULES = "ignored-rules"
     UNRESOLVED_NAMED_PORT = "unresolved-named-port"
     HOST_NETWORK_UNPROTECTED = "host-network-unprotected"
+    EGRESS_INTERNET_ANY_PORT = "egress-internet-any-port"
+    DATABASE_PORT_ALL_NAMESPACES = "database-port-all-namespaces"
+    SENSITIVE_NAMESPACE_OPEN = "sensitive-namespace-open"
+    ALLOW_ALL_BESIDE_DEFAULT_DENY = "allow-all-beside-default-deny"
+    ROUTE_BACKEND_NOT_GRANTED = "route-backend-not-granted"
+    UNENFORCED_POLICY = "unenforced-policy"
+    """A policy of an API the cluster's network plugin does not implement."""
+    CIDR_IGNORES_PODS = "cidr-ignores-pods"
+    """On Cilium, CIDR/ipBlock rules never match pods."""
+    NOT_EVALUATED = "not-evaluated"
+    """Parts of a policy netfence reports but cannot evaluate (L7, FQDN, host policies)."""
+    UNREADABLE_KIND = "unreadable-kind"
+    """A live scan was refused (403) a kind: whatever it holds is not analysed."""
 
 
 @dataclass(frozen=True, slots=True)

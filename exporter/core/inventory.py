@@ -26,7 +26,37 @@ from exporter.core.model import (
     Workload,
 )
 from exporter.core.policies import Policy
+from exporter.core.policies.admin import is_admin_policy, parse_admin_policy
+from exporter.core.policies.calico import KINDS as CALICO_KINDS
+from exporter.core.policies.calico import (
+    TIER_KIND,
+    apply_tiers,
+    is_calico,
+    parse_calico_policy,
+    parse_tier,
+)
+from exporter.core.policies.cilium import is_cilium_policy, parse_cilium_policy
 from exporter.core.policies.kubernetes import PolicyError, parse_network_policy
+from exporter.core.routes import (
+    ROUTE_KINDS,
+    Gateway,
+    GatewayRoute,
+    Ingress,
+    ReferenceGrant,
+    RouteError,
+    parse_gateway,
+    parse_gateway_route,
+    parse_ingress,
+    parse_openshift_route,
+    parse_reference_grant,
+)
+from exporter.core.services import (
+    EndpointSlice,
+    Service,
+    ServiceError,
+    parse_endpoint_slice,
+    parse_service,
+)
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 _PROTOCOLS = {p.value: p for p in Protocol}
@@ -46,26 +76,9 @@ CONTROLLER_KINDS = frozenset(
 # Read by later analyses (exposure, other policy APIs): loaded and carried, never failed on.
 CARRIED_KINDS = frozenset(
     {
-        "Service",
-        "EndpointSlice",
         "Endpoints",
-        "Ingress",
         "IngressClass",
-        "Gateway",
         "GatewayClass",
-        "HTTPRoute",
-        "GRPCRoute",
-        "TLSRoute",
-        "TCPRoute",
-        "UDPRoute",
-        "ReferenceGrant",
-        "Route",
-        "CiliumNetworkPolicy",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
         "Node",
     }
 )
@@ -80,6 +93,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "BaselineAdminNetworkPolicy",
         "ClusterNetworkPolicy",
         "GlobalNetworkPolicy",
+        "Tier",
         "ClusterRole",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
@@ -88,6 +102,41 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "PriorityClass",
     }
 )
+
+
+NETWORK_KINDS = frozenset(
+    {"Service", "EndpointSlice", "Ingress", "Route", "Gateway", "ReferenceGrant", *ROUTE_KINDS}
+)
+
+
+class _NetworkObjects:
+    """What addresses and routes traffic to pods (read by the exposure analysis)."""
+
+    def __init__(self) -> None:
+        self.services: list[Service] = []
+        self.endpoint_slices: list[EndpointSlice] = []
+        self.ingresses: list[Ingress] = []
+        self.gateways: list[Gateway] = []
+        self.routes: list[GatewayRoute] = []
+        self.reference_grants: list[ReferenceGrant] = []
+
+    def add(self, kind: str, obj: dict[str, Any], ref: ObjectRef) -> None:
+        if kind == "Service":
+            self.services.append(parse_service(obj, ref))
+        elif kind == "EndpointSlice":
+            found = parse_endpoint_slice(obj, ref)
+            if found is not None:
+                self.endpoint_slices.append(found)
+        elif kind == "Ingress":
+            self.ingresses.append(parse_ingress(obj, ref))
+        elif kind == "Route":
+            self.ingresses.append(parse_openshift_route(obj, ref))
+        elif kind == "Gateway":
+            self.gateways.append(parse_gateway(obj, ref))
+        elif kind == "ReferenceGrant":
+            self.reference_grants.append(parse_reference_grant(obj, ref))
+        else:
+            self.routes.append(parse_gateway_route(obj, ref))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +160,7 @@ class _Template:
     ports: tuple[ContainerPort, ...]
     host_network: bool
     pods: int
+    service_account: str | None = None
 
 
 def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputError]]:
@@ -123,6 +173,8 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
     policies: list[Policy] = []
     carried: list[Mapping[str, Any]] = []
     ignored: Counter[str] = Counter()
+    network = _NetworkObjects()
+    tiers: dict[str, tuple[float, bool]] = {}
 
     for raw in objects:
         obj = raw.obj
@@ -175,13 +227,25 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
                 controllers[(ns or DEFAULT_NAMESPACE, kind, name)] = _controller(obj, ref, error)
             elif kind == "NetworkPolicy" and _is_k8s_policy(obj):
                 policies.append(parse_network_policy(obj, ref))
+            elif is_cilium_policy(obj):
+                policies.extend(parse_cilium_policy(obj, ref))
+            elif is_admin_policy(obj):
+                policies.append(parse_admin_policy(obj, ref))
+            elif kind in CALICO_KINDS and is_calico(obj):
+                policies.append(parse_calico_policy(obj, ref))
+            elif kind == TIER_KIND and is_calico(obj):
+                tiers[name] = parse_tier(obj)
+            elif kind in NETWORK_KINDS:
+                network.add(kind, obj, ref)
             elif kind in CARRIED_KINDS or kind == "NetworkPolicy":
                 carried.append(obj)
             else:
                 ignored[kind] += 1
-        except (_Bad, PolicyError) as exc:
+        except (_Bad, PolicyError, ServiceError, RouteError) as exc:
             error(str(exc))
 
+    if tiers or any(p.tier != "default" for p in policies):
+        policies = apply_tiers(policies, tiers)
     groups = _group_pods(controllers, pods)
     for name in referenced - namespaces.keys():
         namespaces[name] = Namespace(name, {NAMESPACE_NAME_LABEL: name}, defined=False)
@@ -191,6 +255,12 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
         policies=tuple(policies),
         carried=tuple(carried),
         ignored_kinds=dict(sorted(ignored.items())),
+        services=tuple(network.services),
+        endpoint_slices=tuple(network.endpoint_slices),
+        ingresses=tuple(network.ingresses),
+        gateways=tuple(network.gateways),
+        routes=tuple(network.routes),
+        reference_grants=tuple(network.reference_grants),
     )
     return snapshot, errors
 
@@ -265,7 +335,13 @@ def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[Contain
                 error(f"{pwhere}: protocol {port.get('protocol')!r} is not TCP, UDP or SCTP")
                 continue
             pname = port.get("name")
-            ports.append(ContainerPort(number, proto, str(pname) if pname else None))
+            host_port = port.get("hostPort")
+            if host_port is not None and (
+                isinstance(host_port, bool) or not isinstance(host_port, int)
+            ):
+                error(f"{pwhere}: hostPort {host_port!r} is not a number; ignored")
+                host_port = None
+            ports.append(ContainerPort(number, proto, str(pname) if pname else None, host_port))
     return tuple(sorted(set(ports), key=lambda p: (p.port, p.protocol, p.name or ""))), bool(
         spec.get("hostNetwork")
     )
@@ -281,6 +357,7 @@ def _pod(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template:
         ports=ports,
         host_network=host_network,
         pods=1,
+        service_account=_service_account(obj.get("spec")),
     )
 
 
@@ -309,7 +386,17 @@ def _controller(obj: Mapping[str, Any], ref: ObjectRef, error: Any) -> _Template
         ports=ports,
         host_network=host_network,
         pods=_pod_count(ref.kind, spec, obj.get("status")),
+        service_account=_service_account(template.get("spec")),
     )
+
+
+def _service_account(spec: object) -> str:
+    """The pod's service account (Cilium and Calico policies can select on it)."""
+    if isinstance(spec, dict):
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount")
+        if isinstance(name, str) and name:
+            return name
+    return "default"
 
 
 def _pod_count(kind: str, spec: Mapping[str, Any], status: object) -> int:
@@ -342,12 +429,17 @@ def _group_pods(
     counts: dict[tuple[Workload, tuple[object, ...]], int] = defaultdict(int)
     exemplars: dict[tuple[Workload, tuple[object, ...]], _Template] = {}
     with_pods: set[Workload] = set()
+    names: dict[tuple[Workload, tuple[object, ...]], list[str]] = defaultdict(list)
     for pod in pods:
         ns = pod.ref.namespace or DEFAULT_NAMESPACE
         wl = top(ns, pod.owner, pod.ref)
         with_pods.add(wl)
-        key = (wl, (tuple(sorted(pod.labels.items())), pod.ports, pod.host_network))
+        key = (
+            wl,
+            (tuple(sorted(pod.labels.items())), pod.ports, pod.host_network, pod.service_account),
+        )
         counts[key] += 1
+        names[key].append(pod.ref.name)
         exemplars.setdefault(key, pod)
     for (ns, _kind, _name), ctl in controllers.items():
         if ctl.owner is not None and (ns, *ctl.owner) in controllers:
@@ -355,7 +447,10 @@ def _group_pods(
         wl = top(ns, ctl.owner, ctl.ref)
         if wl in with_pods or ctl.pods == 0:
             continue
-        key = (wl, (tuple(sorted(ctl.labels.items())), ctl.ports, ctl.host_network))
+        key = (
+            wl,
+            (tuple(sorted(ctl.labels.items())), ctl.ports, ctl.host_network, ctl.service_account),
+        )
         counts[key] += ctl.pods
         exemplars.setdefault(key, ctl)
     groups = [
@@ -366,6 +461,8 @@ def _group_pods(
             pods=n,
             host_network=exemplars[(wl, k)].host_network,
             source=exemplars[(wl, k)].ref,
+            pod_names=tuple(names.get((wl, k), ())),
+            service_account=exemplars[(wl, k)].service_account,
         )
         for (wl, k), n in counts.items()
     ]

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from exporter.core.policies import Policy
+    from exporter.core.routes import Gateway, GatewayRoute, Ingress, ReferenceGrant
+    from exporter.core.services import EndpointSlice, Service
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -50,6 +52,8 @@ class ContainerPort:
     port: int
     protocol: Protocol
     name: str | None = None
+    host_port: int | None = None
+    """Also published on the node's address (hostPort)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,10 @@ class PodGroup:
     pods: int
     host_network: bool = False
     source: ObjectRef | None = None
+    pod_names: tuple[str, ...] = ()
+    """Names of the Pod objects behind the group (empty when counted from a template)."""
+    service_account: str | None = None
+    """The pods' service account (Cilium and Calico policies can select on it)."""
 
     @property
     def namespace(self) -> str:
@@ -98,6 +106,7 @@ class PodGroup:
             tuple(sorted(self.labels.items())),
             self.ports,
             self.host_network,
+            self.service_account,
         )
 
 
@@ -112,3 +121,10 @@ class Snapshot:
     """Raw objects of kinds a later analysis reads (Service, Ingress, routes, other policy APIs)."""
     ignored_kinds: Mapping[str, int] = field(default_factory=dict)
     """Objects of kinds no analysis reads, counted by kind so nothing vanishes unsaid."""
+    services: tuple[Service, ...] = ()
+    endpoint_slices: tuple[EndpointSlice, ...] = ()
+    ingresses: tuple[Ingress, ...] = ()
+    """Ingress objects and OpenShift Routes (both served by in-cluster router pods)."""
+    gateways: tuple[Gateway, ...] = ()
+    routes: tuple[GatewayRoute, ...] = ()
+    reference_grants: tuple[ReferenceGrant, ...] = ()

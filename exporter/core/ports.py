@@ -28,6 +28,22 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
     return tuple(out)
 
 
+def _subtract(a: Ranges, b: Ranges) -> Ranges:
+    out: list[tuple[int, int]] = []
+    for lo, hi in a:
+        for blo, bhi in b:
+            if bhi < lo or blo > hi:
+                continue
+            if blo > lo:
+                out.append((lo, blo - 1))
+            lo = bhi + 1
+            if lo > hi:
+                break
+        if lo <= hi:
+            out.append((lo, hi))
+    return tuple(out)
+
+
 def _intersect(a: Ranges, b: Ranges) -> Ranges:
     out: list[tuple[int, int]] = []
     i = j = 0
@@ -89,6 +105,18 @@ class PortSet:
             _intersect(self.tcp, other.tcp),
             _intersect(self.udp, other.udp),
             _intersect(self.sctp, other.sctp),
+        )
+
+    def __sub__(self, other: PortSet) -> PortSet:
+        """The ports of `self` not in `other` (what a deny or an earlier rule leaves over)."""
+        if not other or not self:
+            return self
+        if other is ALL:
+            return NONE
+        return PortSet(
+            _subtract(self.tcp, other.tcp),
+            _subtract(self.udp, other.udp),
+            _subtract(self.sctp, other.sctp),
         )
 
     def __bool__(self) -> bool:

@@ -1,0 +1,170 @@
+"""The Prometheus view of the latest scan results (metric contract: ARCHITECTURE.md,
+reference: docs/metrics.md).
+
+The Collector reads whatever immutable `ClusterMetrics` the provider hands it at scrape
+time; scrapes never trigger scans. A cluster whose last scan failed keeps its last good
+values, with `netfence_scan_success` 0 and `netfence_scan_timestamp_seconds` telling
+their age.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter.core.coverage import NamespaceCoverage
+from exporter.core.findings import Finding
+from exporter.core.model import Direction
+
+PREFIX = "netfence_"
+_FROM_SCAN = " Value from the last scheduled scan (see netfence_scan_timestamp_seconds)."
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMetrics:
+    """Everything exported for one cluster: the last good result plus scan health."""
+
+    cluster: str
+    success: bool
+    """Whether the last scan attempt succeeded."""
+    timestamp: float | None = None
+    """When the last successful scan started (seconds since the epoch)."""
+    duration: float | None = None
+    """How long the last scan attempt took."""
+    errors: Mapping[str, int] = field(default_factory=dict)
+    """stage -> errors counted since the process started (monotonic)."""
+    namespaces: Sequence[NamespaceCoverage] = ()
+    findings: Sequence[Finding] = ()
+    exposure: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    internet_egress_workloads: Mapping[str, int] = field(default_factory=dict)
+    policies_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    unreadable_kinds: Sequence[str] = ()
+
+
+# name (without prefix) -> (type, HELP). The single source of the exported families:
+# docs/metrics.md is checked against it by a test.
+FAMILIES: dict[str, tuple[str, str]] = {
+    "build_info": ("gauge", "netfence build information; always 1."),
+    "scan_success": ("gauge", "1 if the last scheduled scan of the cluster succeeded, else 0."),
+    "scan_timestamp_seconds": (
+        "gauge",
+        "Start of the last successful scheduled scan, in seconds since the epoch.",
+    ),
+    "scan_duration_seconds": ("gauge", "Duration of the last scheduled scan attempt."),
+    "scan_errors_total": (
+        "counter",
+        "Errors counted by scans since the process started, by stage "
+        "(list: API refused a kind; load: unusable object; scan: whole scan failed; "
+        "store: history not written; scheduler: job missed or crashed).",
+    ),
+    "scan_unreadable_kinds": (
+        "gauge",
+        "1 for each kind the API refused (403) in the last scan: not analysed." + _FROM_SCAN,
+    ),
+    "namespaces": ("gauge", "Namespaces in the cluster." + _FROM_SCAN),
+    "namespace_default_deny": (
+        "gauge",
+        "1 if default-deny is in force in the namespace for the direction, else 0." + _FROM_SCAN,
+    ),
+    "namespace_pods": ("gauge", "Pods in the namespace." + _FROM_SCAN),
+    "namespace_isolated_pods": (
+        "gauge",
+        "Pods of the namespace isolated in the direction by some policy." + _FROM_SCAN,
+    ),
+    "exposed_services": (
+        "gauge",
+        "Permitted exposures of the namespace's services by category." + _FROM_SCAN,
+    ),
+    "internet_egress_workloads": (
+        "gauge",
+        "Workloads of the namespace that can reach public addresses." + _FROM_SCAN,
+    ),
+    "policies": ("gauge", "Policy objects by namespace and kind." + _FROM_SCAN),
+    "findings": ("gauge", "Findings by namespace, check and severity." + _FROM_SCAN),
+}
+
+
+def _gauge(name: str, labels: Sequence[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(PREFIX + name, FAMILIES[name][1], labels=list(labels))
+
+
+class NetfenceCollector(Collector):
+    def __init__(self, provider: Callable[[], Sequence[ClusterMetrics]], version: str) -> None:
+        self._provider = provider
+        self._version = version
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # families depend on data; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        results = list(self._provider())
+        build = _gauge("build_info", ["version"])
+        build.add_metric([self._version], 1)
+        yield build
+
+        success = _gauge("scan_success", ["cluster"])
+        timestamp = _gauge("scan_timestamp_seconds", ["cluster"])
+        duration = _gauge("scan_duration_seconds", ["cluster"])
+        errors = CounterMetricFamily(
+            PREFIX + "scan_errors", FAMILIES["scan_errors_total"][1], labels=["cluster", "stage"]
+        )
+        unreadable = _gauge("scan_unreadable_kinds", ["cluster", "kind"])
+        namespaces = _gauge("namespaces", ["cluster"])
+        default_deny = _gauge("namespace_default_deny", ["cluster", "namespace", "direction"])
+        pods = _gauge("namespace_pods", ["cluster", "namespace"])
+        isolated = _gauge("namespace_isolated_pods", ["cluster", "namespace", "direction"])
+        exposed = _gauge("exposed_services", ["cluster", "namespace", "exposure"])
+        egress = _gauge("internet_egress_workloads", ["cluster", "namespace"])
+        policies = _gauge("policies", ["cluster", "namespace", "kind"])
+        findings = _gauge("findings", ["cluster", "namespace", "check", "severity"])
+
+        directions = [(d, str(d)) for d in Direction]
+        for r in results:
+            c = r.cluster
+            success.add_metric([c], 1 if r.success else 0)
+            if r.timestamp is not None:
+                timestamp.add_metric([c], r.timestamp)
+            if r.duration is not None:
+                duration.add_metric([c], r.duration)
+            for stage, count in sorted(r.errors.items()):
+                errors.add_metric([c, stage], count)
+            if r.timestamp is None:
+                continue  # no successful scan yet: no data series, only the health ones
+            for kind in sorted(set(r.unreadable_kinds)):
+                unreadable.add_metric([c, kind], 1)
+            namespaces.add_metric([c], len(r.namespaces))
+            for ns in r.namespaces:
+                pods.add_metric([c, ns.name], ns.pods)
+                for d, label in directions:
+                    cov = ns.direction(d)
+                    default_deny.add_metric([c, ns.name, label], 1 if cov.default_deny else 0)
+                    isolated.add_metric([c, ns.name, label], cov.isolated_pods)
+            for ns_name, by_category in sorted(r.exposure.items()):
+                for category, count in sorted(by_category.items()):
+                    exposed.add_metric([c, ns_name, category], count)
+            for ns_name, count in sorted(r.internet_egress_workloads.items()):
+                egress.add_metric([c, ns_name], count)
+            for (ns_name, kind), count in sorted(r.policies_by_kind.items()):
+                policies.add_metric([c, ns_name, kind], count)
+            counted = Counter((f.namespace, str(f.check), str(f.severity)) for f in r.findings)
+            for (ns_name, check, severity), count in sorted(counted.items()):
+                findings.add_metric([c, ns_name, check, severity], count)
+        yield from (
+            success,
+            timestamp,
+            duration,
+            errors,
+            unreadable,
+            namespaces,
+            default_deny,
+            pods,
+            isolated,
+            exposed,
+            egress,
+            policies,
+            findings,
+        )

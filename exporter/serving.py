@@ -1,0 +1,513 @@
+"""The long-running service (`netfence serve`): use-cases wired from the layers.
+
+Sources (live clusters, manifest directories), the history store, the metrics and the
+scheduler never import each other; this module joins them:
+
+    scheduler job per cluster -> Service.scan(cluster) -> source.read() -> build_snapshot
+        -> service.analyse -> immutable ClusterMetrics (read by the Collector at scrape
+           time) + ScanRecord (written to the store)
+
+A failing cluster never stops the others: its scan raises inside its own job, the
+failure is counted, `netfence_scan_success` goes to 0 and the last good values stay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter import __version__
+from exporter.config import ClusterConfig, Config
+from exporter.core.findings import Check, Finding, InputError, Severity
+from exporter.core.inventory import RawObject, build_snapshot
+from exporter.metrics import ClusterMetrics, MetricsServer, NetfenceCollector, WebSettings
+from exporter.metrics import new_registry as _new_registry
+from exporter.scheduler import Job, Scheduler
+from exporter.service import ScanReport, analyse
+from exporter.sources import kubernetes as live
+from exporter.sources.manifests import LoadResult, read_objects
+from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+POLICY_KINDS = frozenset(
+    {
+        "NetworkPolicy",
+        "CiliumNetworkPolicy",
+        "CiliumClusterwideNetworkPolicy",
+        "AdminNetworkPolicy",
+        "BaselineAdminNetworkPolicy",
+        "ClusterNetworkPolicy",
+        "GlobalNetworkPolicy",
+    }
+)
+PRUNE_EVERY_SECONDS = 3600.0
+STAGES = ("list", "load", "scan", "store", "scheduler")
+"""Values of the `stage` label of netfence_scan_errors_total, all exported from the start."""
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRead:
+    objects: list[RawObject]
+    errors: list[InputError] = field(default_factory=list)
+    unreadable: tuple[str, ...] = ()
+    list_seconds: float = 0.0
+    requests: int = 0
+
+
+Reader = Callable[[], SourceRead]
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    name: str
+    read: Reader
+    source: str
+    """What is scanned, for logs (a kubeconfig context, a directory, in-cluster)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """One completed scan: immutable, replaced as a whole by the next one."""
+
+    cluster: str
+    started_at: float
+    duration: float
+    list_seconds: float
+    analysis_seconds: float
+    report: ScanReport
+    unreadable: tuple[str, ...]
+    policies: tuple[PolicyDigest, ...]
+    requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    attempted: bool = False
+    success: bool = False
+    last_good: ScanResult | None = None
+    duration: float | None = None
+    error: str = ""
+    errors: Mapping[str, int] = field(default_factory=dict)
+    metrics: ClusterMetrics | None = None
+
+
+# -- sources ---------------------------------------------------------------------------
+
+
+def manifests_reader(config: ClusterConfig, monotonic: Clock = time.monotonic) -> Reader:
+    def read() -> SourceRead:
+        started = monotonic()
+        objects, errors = read_objects(list(config.manifests))
+        return SourceRead(objects, errors, (), monotonic() - started)
+
+    return read
+
+
+def kubernetes_reader(config: ClusterConfig, settings: Config) -> Reader:
+    factory = (
+        live.in_cluster_client()
+        if config.in_cluster
+        else live.kubeconfig_client(config.kubeconfig, config.context)
+    )
+    source = live.KubernetesSource(
+        factory,
+        page_size=settings.page_size,
+        retries=settings.retries,
+        timeout_seconds=settings.scan_timeout,
+    )
+
+    def read() -> SourceRead:
+        result = source.read()
+        return SourceRead(
+            result.objects,
+            result.errors,
+            tuple(result.unreadable),
+            result.list_seconds,
+            result.requests,
+        )
+
+    return read
+
+
+def cluster_from_config(config: ClusterConfig, settings: Config) -> Cluster:
+    if config.manifests:
+        return Cluster(
+            config.name,
+            manifests_reader(config),
+            "manifests " + ", ".join(str(p) for p in config.manifests),
+        )
+    where = (
+        "in-cluster service account"
+        if config.in_cluster
+        else f"kubeconfig {config.kubeconfig or '(default)'}"
+        + (f" context {config.context}" if config.context else "")
+    )
+    return Cluster(config.name, kubernetes_reader(config, settings), where)
+
+
+# -- digests ---------------------------------------------------------------------------
+
+
+def policy_digest(obj: Mapping[str, Any]) -> PolicyDigest:
+    """SHA-256 of the policy as it is enforced: kind, apiVersion, name, namespace, labels
+    and everything but metadata and status, as canonical JSON (sorted keys, no spaces),
+    so the same policy hashes the same from a file and from the API server."""
+    meta = obj.get("metadata") or {}
+    body = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    body["metadata"] = {
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "labels": meta.get("labels") or {},
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return PolicyDigest(
+        kind=str(obj.get("kind") or ""),
+        api_version=str(obj.get("apiVersion") or ""),
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name") or ""),
+        sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+def policy_digests(objects: Sequence[RawObject]) -> tuple[PolicyDigest, ...]:
+    found = [
+        policy_digest(r.obj)
+        for r in objects
+        if isinstance(r.obj, dict) and r.obj.get("kind") in POLICY_KINDS
+    ]
+    return tuple(sorted(found, key=lambda p: (p.kind, p.namespace, p.name, p.api_version)))
+
+
+# -- the service -----------------------------------------------------------------------
+
+
+class Service:
+    """Scans clusters on request (the scheduler's jobs) and keeps the latest results."""
+
+    def __init__(
+        self,
+        clusters: Sequence[Cluster],
+        store: Store | None = None,
+        *,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        retention_days: float = 400.0,
+        ready_grace: float = 900.0,
+        version: str = __version__,
+    ) -> None:
+        self.clusters = {c.name: c for c in clusters}
+        self._store = store
+        self._clock = clock
+        self._monotonic = monotonic
+        self._retention_days = retention_days
+        self._ready_grace = ready_grace
+        self._version = version
+        self._started = monotonic()
+        self._lock = threading.Lock()
+        self._states: dict[str, _State] = {
+            name: _State(errors=dict.fromkeys(STAGES, 0)) for name in self.clusters
+        }
+        self._last_prune: float | None = None
+
+    # -- reads (any thread) -------------------------------------------------------
+
+    def metrics(self) -> list[ClusterMetrics]:
+        with self._lock:
+            states = dict(self._states)
+        out = []
+        for name, state in states.items():
+            if state.metrics is not None:
+                out.append(state.metrics)
+            else:
+                out.append(
+                    ClusterMetrics(
+                        cluster=name,
+                        success=state.success,
+                        duration=state.duration,
+                        errors=state.errors,
+                    )
+                )
+        return out
+
+    def latest(self, cluster: str) -> ScanResult | None:
+        with self._lock:
+            return self._states[cluster].last_good
+
+    def ready(self) -> tuple[bool, str]:
+        with self._lock:
+            waiting = sorted(n for n, s in self._states.items() if not s.attempted)
+        if not waiting:
+            return True, "ready: every cluster has been scanned"
+        if self._monotonic() - self._started >= self._ready_grace:
+            return True, f"ready (grace period over); still waiting for: {', '.join(waiting)}"
+        return False, f"waiting for the first scan of: {', '.join(waiting)}"
+
+    def healthy(self) -> tuple[bool, str]:
+        return True, "ok"
+
+    # -- scans (scheduler threads) ------------------------------------------------
+
+    def count(self, cluster: str, stage: str, n: int = 1) -> None:
+        with self._lock:
+            state = self._states[cluster]
+            errors = Counter(state.errors)
+            errors[stage] += n
+            self._replace(cluster, state, errors=dict(errors))
+
+    def _replace(self, cluster: str, state: _State, **changes: Any) -> None:
+        new = dataclasses.replace(state, **changes)
+        metrics = new.metrics
+        if metrics is not None:
+            metrics = dataclasses.replace(
+                metrics, success=new.success, duration=new.duration, errors=new.errors
+            )
+        self._states[cluster] = dataclasses.replace(new, metrics=metrics)
+
+    def scan(self, name: str) -> ScanResult | None:
+        """One scan of one cluster; never raises (a failure is counted and recorded)."""
+        cluster = self.clusters[name]
+        started_at = self._clock()
+        t0 = self._monotonic()
+        try:
+            read = cluster.read()
+            t1 = self._monotonic()
+            snapshot, build_errors = build_snapshot(read.objects)
+            report = analyse(LoadResult(snapshot, [*read.errors, *build_errors]))
+            report = _with_unreadable(report, read.unreadable)
+            digests = policy_digests(read.objects)
+            t2 = self._monotonic()
+        except Exception as exc:
+            duration = self._monotonic() - t0
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("scan of cluster %s (%s) failed: %s", name, cluster.source, message)
+            with self._lock:
+                state = self._states[name]
+                errors = Counter(state.errors)
+                errors["scan"] += 1
+                self._replace(
+                    name,
+                    state,
+                    attempted=True,
+                    success=False,
+                    duration=duration,
+                    error=message,
+                    errors=dict(errors),
+                )
+            self._persist(
+                ScanRecord(
+                    cluster=name,
+                    started_at=started_at,
+                    duration_seconds=duration,
+                    success=False,
+                    error=message,
+                    version=self._version,
+                )
+            )
+            return None
+        result = ScanResult(
+            cluster=name,
+            started_at=started_at,
+            duration=t2 - t0,
+            list_seconds=read.list_seconds,
+            analysis_seconds=t2 - t1,
+            report=report,
+            unreadable=read.unreadable,
+            policies=digests,
+            requests=read.requests,
+        )
+        stages = Counter(e.stage for e in report.errors)
+        with self._lock:
+            state = self._states[name]
+            errors = Counter(state.errors)
+            errors.update(stages)
+            metrics = _cluster_metrics(result, dict(errors))
+            self._states[name] = dataclasses.replace(
+                state,
+                attempted=True,
+                success=True,
+                last_good=result,
+                duration=result.duration,
+                error="",
+                errors=dict(errors),
+                metrics=metrics,
+            )
+        log.info(
+            "scanned %s: %d namespaces, %d findings, %d errors in %.2fs "
+            "(list %.2fs, analysis %.2fs)",
+            name,
+            len(report.namespaces),
+            len(report.findings),
+            len(report.errors),
+            result.duration,
+            result.list_seconds,
+            result.analysis_seconds,
+        )
+        self._persist(_record(result, self._version))
+        return result
+
+    def _persist(self, record: ScanRecord) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.record(record)
+            now = self._monotonic()
+            if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY_SECONDS:
+                self._last_prune = now
+                pruned = self._store.prune(self._retention_days)
+                if pruned:
+                    log.info(
+                        "store: pruned %d scans older than %g days", pruned, self._retention_days
+                    )
+        except StoreError as exc:
+            log.error("%s", exc)
+            self.count(record.cluster, "store")
+
+
+def _with_unreadable(report: ScanReport, kinds: Sequence[str]) -> ScanReport:
+    if not kinds:
+        return report
+    extra = [
+        Finding(
+            check=Check.UNREADABLE_KIND,
+            severity=Severity.HIGH,
+            namespace="",
+            object=kind,
+            message=f"the API server refused to list {kind} (403): policies or objects of "
+            "this kind are not analysed, so results may be wrong; grant get/list/watch on it",
+        )
+        for kind in kinds
+    ]
+    return dataclasses.replace(report, findings=[*report.findings, *extra])
+
+
+def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMetrics:
+    report = result.report
+    return ClusterMetrics(
+        cluster=result.cluster,
+        success=True,
+        timestamp=result.started_at,
+        duration=result.duration,
+        errors=errors,
+        namespaces=tuple(report.namespaces),
+        findings=tuple(report.findings),
+        exposure=report.exposure,
+        internet_egress_workloads=report.internet_egress_workloads,
+        policies_by_kind=report.policies_by_kind,
+        unreadable_kinds=result.unreadable,
+    )
+
+
+def _record(result: ScanResult, version: str) -> ScanRecord:
+    report = result.report
+    return ScanRecord(
+        cluster=result.cluster,
+        started_at=result.started_at,
+        duration_seconds=result.duration,
+        success=True,
+        namespaces=tuple(
+            NamespaceRow(
+                namespace=ns.name,
+                pods=ns.pods,
+                ingress_default_deny=ns.ingress.default_deny,
+                egress_default_deny=ns.egress.default_deny,
+                ingress_isolated_pods=ns.ingress.isolated_pods,
+                egress_isolated_pods=ns.egress.isolated_pods,
+                exposure=dict(report.exposure.get(ns.name, {})),
+                internet_egress_workloads=report.internet_egress_workloads.get(ns.name, 0),
+            )
+            for ns in report.namespaces
+        ),
+        findings=tuple(
+            FindingRow(f.namespace, str(f.check), str(f.severity), f.object, f.message)
+            for f in report.findings
+        ),
+        policies=result.policies,
+        input_errors=len(report.errors),
+        version=version,
+    )
+
+
+# -- the process -----------------------------------------------------------------------
+
+
+class Server:
+    """Service + store + scheduler + HTTP, started and stopped together."""
+
+    def __init__(self, config: Config, clock: Clock = time.time) -> None:
+        self.config = config
+        self.store = Store.open(config.store_url, clock)
+        clusters = [cluster_from_config(c, config) for c in config.clusters]
+        self.service = Service(
+            clusters,
+            self.store,
+            clock=clock,
+            retention_days=config.retention_days,
+            ready_grace=config.ready_grace,
+        )
+        self.registry = _new_registry(NetfenceCollector(self.service.metrics, __version__))
+        self.scheduler = Scheduler(
+            [
+                Job(
+                    id=c.name,
+                    run=_job(self.service, c.name),
+                    interval_seconds=config.scan_interval,
+                    jitter_seconds=min(config.scan_jitter, config.scan_interval / 2),
+                )
+                for c in clusters
+            ],
+            on_problem=lambda job, _what: self.service.count(job, "scheduler"),
+        )
+        web = config.web
+        self.http = MetricsServer(
+            self.registry,
+            config.listen_host,
+            config.listen_port,
+            healthy=self._healthy,
+            ready=self.service.ready,
+            web=WebSettings(
+                cert_file=web.cert_file,
+                key_file=web.key_file,
+                client_ca_file=web.client_ca_file,
+                client_auth_type=web.client_auth_type,
+                basic_auth_users=web.basic_auth_users,
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        host = self.http.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        return f"{self.http.scheme}://{host}:{self.http.port}/metrics"
+
+    def _healthy(self) -> tuple[bool, str]:
+        if not self.scheduler.running:
+            return False, "the scheduler is not running"
+        return self.service.healthy()
+
+    def start(self) -> None:
+        self.http.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Graceful: no new scans, running scans finish and are stored, then HTTP stops."""
+        self.scheduler.shutdown(wait=True)
+        self.http.shutdown()
+        self.store.close()
+
+
+def _job(service: Service, name: str) -> Callable[[], None]:
+    def run() -> None:
+        service.scan(name)
+
+    return run

@@ -1,0 +1,21 @@
+"""Scan history: SQLite by default, PostgreSQL for fleets (see `exporter.store.sql`)."""
+
+from exporter.store.records import (
+    FindingRow,
+    NamespaceRow,
+    PolicyDigest,
+    ScanRecord,
+    StoredScan,
+)
+from exporter.store.sql import SCHEMA_VERSION, Store, StoreError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FindingRow",
+    "NamespaceRow",
+    "PolicyDigest",
+    "ScanRecord",
+    "Store",
+    "StoreError",
+    "StoredScan",
+]

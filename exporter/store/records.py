@@ -1,0 +1,73 @@
+"""What one scan leaves in the history: plain data, no database types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceRow:
+    namespace: str
+    pods: int
+    ingress_default_deny: bool
+    egress_default_deny: bool
+    ingress_isolated_pods: int
+    egress_isolated_pods: int
+    exposure: Mapping[str, int] = field(default_factory=dict)
+    """exposure category -> permitted exposures."""
+    internet_egress_workloads: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    namespace: str
+    check: str
+    severity: str
+    object: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDigest:
+    """One policy object in force, and the SHA-256 of its canonical JSON."""
+
+    kind: str
+    api_version: str
+    namespace: str
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    cluster: str
+    started_at: float
+    """Seconds since the epoch (from the service's clock)."""
+    duration_seconds: float
+    success: bool
+    error: str = ""
+    namespaces: tuple[NamespaceRow, ...] = ()
+    findings: tuple[FindingRow, ...] = ()
+    policies: tuple[PolicyDigest, ...] = ()
+    policies_sha256: str = ""
+    """Digest over every policy digest, sorted: one value proves the whole set in force."""
+    input_errors: int = 0
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScan:
+    id: int
+    cluster: str
+    started_at: float
+    duration_seconds: float
+    success: bool
+    error: str
+    namespaces: int
+    pods: int
+    findings: int
+    policies: int
+    policies_sha256: str
+    input_errors: int
+    version: str

@@ -1,0 +1,133 @@
+"""`netfence serve` configuration: flags, the config file, and every error at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.config import ConfigError, load_config, parse_duration
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-cluster"
+
+
+def _flags(**given: Any) -> dict[str, Any]:
+    return given
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("5m", 300), ("1h30m", 5400), ("400d", 400 * 86400), ("250ms", 0.25), (90, 90), ("2w", 1209600)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "m5", "5 m", "-3s", "1h 2m", True])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError, match="duration|negative"):
+        parse_duration(text)
+
+
+def test_one_cluster_needs_no_file(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("{}")
+    config = load_config(
+        _flags(
+            kubeconfig=str(kubeconfig),
+            context="prod-eu",
+            web_listen_address="127.0.0.1:9999",
+            store="postgresql://netfence@db/netfence",
+            scan_interval="2m",
+        )
+    )
+    (cluster,) = config.clusters
+    assert (cluster.name, cluster.context, cluster.kind) == ("prod-eu", "prod-eu", "kubeconfig")
+    assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9999)
+    assert config.scan_interval == 120 and config.retention_days == 400
+    assert config.store_url == "postgresql://netfence@db/netfence"
+
+
+def test_manifests_cluster_and_defaults() -> None:
+    config = load_config(_flags(manifests=[str(DEMO)], cluster_name="demo"))
+    (cluster,) = config.clusters
+    assert cluster.name == "demo" and cluster.manifests == (DEMO,)
+    assert (config.listen_host, config.listen_port) == ("", 9873)
+    assert config.store_url == "sqlite:///netfence.db" and config.scan_interval == 300
+
+
+def test_in_cluster_is_the_default_in_a_pod() -> None:
+    (cluster,) = load_config({}, in_cluster_available=lambda: True).clusters
+    assert cluster.in_cluster and cluster.name == "default"
+    with pytest.raises(ConfigError, match="no cluster to scan"):
+        load_config({}, in_cluster_available=lambda: False)
+
+
+def test_the_file_has_a_key_for_every_flag_and_flags_win(tmp_path: Path) -> None:
+    (tmp_path / "kc").write_text("{}")
+    (tmp_path / "web.yml").write_text("basic_auth_users:\n  prom: $2b$04$abcdefghijklmnopqrstuu\n")
+    path = tmp_path / "netfence.yaml"
+    path.write_text(
+        f"""
+web: {{listen_address: ":9100", config_file: web.yml}}
+store: {{url: "sqlite:///h.db", retention: 30d}}
+scan: {{interval: 10m, jitter: 1m, timeout: 5s, page_size: 100, retries: 2}}
+ready: {{grace: 2m}}
+log: {{level: debug}}
+clusters:
+  - {{name: prod, kubeconfig: kc, context: prod}}
+  - {{name: demo, manifests: [{DEMO}]}}
+  - {{name: self, in_cluster: true}}
+"""
+    )
+    config = load_config(_flags(config_file=str(path), scan_interval="1m"))
+    assert [c.name for c in config.clusters] == ["prod", "demo", "self"]
+    assert config.clusters[0].kubeconfig == str(tmp_path / "kc")
+    assert config.clusters[2].in_cluster
+    assert config.scan_interval == 60  # the flag wins
+    assert (config.scan_jitter, config.scan_timeout, config.page_size, config.retries) == (
+        60,
+        5,
+        100,
+        2,
+    )
+    assert config.retention_days == 30 and config.ready_grace == 120
+    assert config.log_level == "debug" and config.listen_port == 9100
+    assert config.web.basic_auth_users == {"prom": "$2b$04$abcdefghijklmnopqrstuu"}
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "netfence.yaml"
+    path.write_text(
+        """
+scan: {interval: soon, page_size: 0, colour: blue}
+store: {url: "mysql://x"}
+web: {listen_address: "nowhere", config_file: missing.yml}
+bogus: 1
+clusters:
+  - {name: "a b", manifests: [/does/not/exist]}
+  - {name: dup, in_cluster: true}
+  - {name: dup, kubeconfig: /nope, manifests: [/x]}
+  - {kubeconfig: /y}
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(_flags(config_file=str(path)))
+    text = "\n".join(caught.value.problems)
+    for expected in (
+        "unknown key 'bogus'",
+        "unknown key scan.colour",
+        "scan.interval: 'soon' is not a duration",
+        "scan.page_size",
+        "store.url",
+        "web.listen_address",
+        "missing.yml",
+        "cluster name 'a b'",
+        "'dup' is used twice",
+        "/does/not/exist",
+        "use one of kubeconfig/context, manifests or in_cluster",
+        "clusters[3].name is required",
+    ):
+        assert expected in text, expected
+    assert len(caught.value.problems) >= 12
