@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         default="high",
         help="exit 1 when a finding has this severity or higher (default: high)",
     )
+    scan.add_argument(
+        "--no-exposure",
+        action="store_true",
+        help="coverage and policy findings only: skip the exposure analysis",
+    )
     conn = sub.add_parser(
         "connectivity",
         help="every allowed connection between workloads and external address ranges",
@@ -167,7 +172,12 @@ def _progress(args: argparse.Namespace) -> service.Progress | None:
 
 
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
-    report = service.scan(args.manifests, _progress(args), network_plugin=args.network_plugin)
+    report = service.scan(
+        args.manifests,
+        _progress(args),
+        network_plugin=args.network_plugin,
+        exposure=not args.no_exposure,
+    )
     if args.output == "json":
         _dump_json(report.to_json(), out)
     else:

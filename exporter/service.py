@@ -18,6 +18,7 @@ from exporter.core.exposure import (
     Exposure,
     ExposureAnalysis,
     ExposureConfig,
+    ExposureReport,
     InternetEgress,
 )
 from exporter.core.findings import Finding, InputError
@@ -120,30 +121,34 @@ def scan(
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
+    exposure: bool = True,
 ) -> ScanReport:
-    return analyse(load_manifests(paths, progress=progress), exposure_config, network_plugin)
+    return analyse(
+        load_manifests(paths, progress=progress), exposure_config, network_plugin, exposure
+    )
 
 
 def analyse(
     result: LoadResult,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
+    exposure: bool = True,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
     detected from the policy kinds present (a live scan passes what its CRDs say)."""
     engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
-    exposure = ExposureAnalysis(engine, exposure_config).run()
-    found = findings(engine, namespaces) + exposure.findings
+    exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
+    found = findings(engine, namespaces) + exposed.findings
     found.sort(key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object))
     return ScanReport(
         namespaces=namespaces,
         findings=found,
-        exposure=exposure.counts(),
-        internet_egress_workloads=exposure.egress_counts(),
-        exposures=exposure.exposures,
-        internet_egress=exposure.internet_egress,
+        exposure=exposed.counts(),
+        internet_egress_workloads=exposed.egress_counts(),
+        exposures=exposed.exposures,
+        internet_egress=exposed.internet_egress,
         errors=result.errors,
         # One object with several Cilium `specs` is several normal-form policies.
         policies=len({p.ref for p in result.snapshot.policies}),

@@ -100,7 +100,7 @@ def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-_RULES: dict[tuple[str, Direction, int], Rule] = {}
+_RULES: dict[tuple[str, Direction, int], tuple[Rule, tuple[int, ...]]] = {}
 _LOCAL_PEER = "\x00policy-namespace"
 """Placeholder namespace in memoised rules, replaced by the policy's own namespace."""
 
@@ -109,24 +109,27 @@ def _parse_rule(raw: object, direction: Direction, index: int, namespace: str) -
     """Rules are memoised without their namespace: Helm-stamped fleets repeat the same
     rules in thousands of namespaces, and only namespace-local peers differ."""
     key = (repr(raw), direction, index)
-    template = _RULES.get(key)
-    if template is None:
+    found = _RULES.get(key)
+    if found is None:
         template = _parse_rule_uncached(raw, direction, index)
-        if len(_RULES) < _CACHE_LIMIT:
-            _RULES[key] = template
-    if template.peers is None or not any(
-        isinstance(p, PodPeer) and p.namespace == _LOCAL_PEER for p in template.peers
-    ):
-        return template
-    return replace(
-        template,
-        peers=tuple(
-            replace(p, namespace=namespace)
+        local = tuple(
+            i
+            for i, p in enumerate(template.peers or ())
             if isinstance(p, PodPeer) and p.namespace == _LOCAL_PEER
-            else p
-            for p in template.peers
-        ),
-    )
+        )
+        found = (template, local)
+        if len(_RULES) < _CACHE_LIMIT:
+            _RULES[key] = found
+    template, local = found
+    if not local:
+        return template
+    assert template.peers is not None
+    peers = list(template.peers)
+    for i in local:
+        peer = peers[i]
+        assert isinstance(peer, PodPeer)
+        peers[i] = PodPeer(peer.pod_selector, peer.namespace_selector, namespace)
+    return replace(template, peers=tuple(peers))
 
 
 def _parse_rule_uncached(raw: object, direction: Direction, index: int) -> Rule:

@@ -1,0 +1,140 @@
+"""The Helm chart in deploy/netfence: rendered (with `helm template` when installed, else
+with the small renderer in helm_render.py), read back with netfence's own loader, and
+checked for least privilege, a hardened pod and args that `netfence serve` accepts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helm_render import render_chart
+
+from exporter.cli import _parser
+from exporter.config import load_config
+from exporter.sources.kubernetes import KINDS
+from exporter.sources.manifests import read_objects
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "netfence"
+
+
+def _objects(text: str, tmp_path: Path) -> list[dict[str, Any]]:
+    out = tmp_path / "rendered.yaml"
+    out.write_text(text)
+    raws, errors = read_objects([out])
+    assert errors == [], errors
+    return [r.obj for r in raws]
+
+
+def _chart_copy(tmp_path: Path) -> Path:
+    """The chart with real alerts/dashboards folders holding samples."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart, symlinks=True)
+    for link in ("alerts", "dashboards"):
+        (chart / "files" / link).unlink()
+        (chart / "files" / link).mkdir()
+    (chart / "files/alerts/netfence.yaml").write_text(
+        "groups:\n  - name: netfence\n    rules:\n      - alert: NetfenceScanFailing\n"
+        "        expr: netfence_scan_success == 0\n        labels: {severity: warning}\n"
+    )
+    (chart / "files/alerts/netfence_test.yaml").write_text("rule_files: [netfence.yaml]\n")
+    (chart / "files/dashboards/overview.json").write_text(
+        json.dumps({"uid": "netfence-overview", "title": "netfence", "panels": []}, indent=2)
+    )
+    return chart
+
+
+def _by_kind(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        out.setdefault(obj["kind"], []).append(obj)
+    return out
+
+
+def _check_defaults(objects: list[dict[str, Any]]) -> None:
+    kinds = _by_kind(objects)
+    assert set(kinds) >= {
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
+        "ServiceMonitor", "PersistentVolumeClaim",
+    }  # fmt: skip
+    # RBAC: exactly the kinds the live source reads, read-only, never Secrets
+    (role,) = kinds["ClusterRole"]
+    granted = {
+        (group, resource)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    wanted = {(group, k.plural) for k in KINDS for group in k.groups}
+    assert granted == wanted
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}
+        assert "*" not in rule["resources"] and "secrets" not in rule["resources"]
+    # the pod: non-root, read-only root filesystem, no privilege escalation
+    (deploy,) = kinds["Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert pod["serviceAccountName"] == kinds["ServiceAccount"][0]["metadata"]["name"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == (
+        kinds["PersistentVolumeClaim"][0]["metadata"]["name"]
+    )
+    # the args are a valid `netfence serve` command line
+    args = _parser().parse_args(container["args"])
+    config = load_config(vars(args), in_cluster_available=lambda: False)
+    (cluster,) = config.clusters
+    assert cluster.in_cluster and config.store_url.startswith("sqlite:////var/lib/netfence/")
+    port = container["ports"][0]["containerPort"]
+    assert config.listen_port == port == kinds["Service"][0]["spec"]["ports"][0]["port"]
+
+
+def test_default_render(tmp_path: Path) -> None:
+    objects = _objects(render_chart(CHART, "nf", "monitoring"), tmp_path)
+    _check_defaults(objects)
+    assert "PrometheusRule" not in _by_kind(objects)  # alerts/ holds no rule file yet
+
+
+def test_alerts_and_dashboards_are_templated(tmp_path: Path) -> None:
+    chart = _chart_copy(tmp_path)
+    kinds = _by_kind(_objects(render_chart(chart, "nf", "monitoring"), tmp_path))
+    (rule,) = kinds["PrometheusRule"]  # the promtool test file is not a rule
+    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "NetfenceScanFailing"
+    (board,) = [c for c in kinds["ConfigMap"] if "dashboard" in c["metadata"]["name"]]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(board["data"]["overview.json"])["uid"] == "netfence-overview"
+
+
+def test_values_switch_parts_off(tmp_path: Path) -> None:
+    values = {
+        "persistence": {"enabled": False},
+        "serviceMonitor": {"enabled": False},
+        "store": {"url": "postgresql://netfence@db/netfence"},
+    }
+    kinds = _by_kind(_objects(render_chart(CHART, "nf", "ns", values), tmp_path))
+    assert "PersistentVolumeClaim" not in kinds and "ServiceMonitor" not in kinds
+    (deploy,) = kinds["Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    assert "--store=postgresql://netfence@db/netfence" in pod["containers"][0]["args"]
+
+
+@pytest.mark.skipif(shutil.which("helm") is None, reason="helm is not installed")
+def test_helm_template_agrees(tmp_path: Path) -> None:
+    chart = _chart_copy(tmp_path)
+    proc = subprocess.run(
+        ["helm", "template", "nf", str(chart), "--namespace", "monitoring"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    ours = _objects(render_chart(chart, "nf", "monitoring"), tmp_path)
+    theirs = _objects(proc.stdout, tmp_path)
+    assert sorted(json.dumps(o, sort_keys=True) for o in theirs) == sorted(
+        json.dumps(o, sort_keys=True) for o in ours
+    )
