@@ -16,8 +16,8 @@ policy, allow-all `ingress: [{}]` even under the name `default-deny`, policies w
 `policyTypes` whose egress rules silently isolate egress, selectors that match nothing,
 named ports that resolve nowhere). Pods come as Deployments with replicas plus a few
 StatefulSets and DaemonSets, because that is how manifests and `kubectl get` dumps
-carry them; Services and Ingresses are there for the exposure analysis (`--no-exposure`
-leaves them out).
+carry them; Services, Ingresses and Gateway API objects (Gateways, HTTPRoutes,
+ReferenceGrants) are there for the exposure analysis (`--no-exposure` leaves them out).
 
 YAML is written by a small emitter of our own rather than `yaml.dump`: the headline
 case is ~130,000 objects, and PyYAML's emitter (even the libyaml one) would make
@@ -505,6 +505,154 @@ def ingress_obj(rng: random.Random, ns: NamespacePlan, w: WorkloadPlan) -> Obj:
     }
 
 
+GATEWAY_API = "gateway.networking.k8s.io"
+GATEWAY_NAMESPACE = "ingress-nginx"
+# (name, listeners as (name, protocol, port, allowedRoutes.namespaces)), route weight
+GATEWAYS: tuple[tuple[str, tuple[tuple[str, str, int, Obj], ...], int], ...] = (
+    (
+        "public",
+        (("http", "HTTP", 80, {"from": "All"}), ("https", "HTTPS", 443, {"from": "All"})),
+        6,
+    ),
+    (
+        "prod",
+        (
+            (
+                "https",
+                "HTTPS",
+                443,
+                {"from": "Selector", "selector": {"matchLabels": {"env": "prod"}}},
+            ),
+        ),
+        3,
+    ),
+    (
+        "internal",
+        (
+            ("http", "HTTP", 80, {"from": "Same"}),
+            (
+                "platform",
+                "HTTP",
+                8080,
+                {
+                    "from": "Selector",
+                    "selector": {
+                        "matchExpressions": [
+                            {"key": "team", "operator": "In", "values": ["platform", "infra"]}
+                        ]
+                    },
+                },
+            ),
+        ),
+        1,
+    ),
+)
+_GATEWAY_NAMES = tuple(g[0] for g in GATEWAYS)
+_GATEWAY_WEIGHTS = tuple(g[2] for g in GATEWAYS)
+
+
+def gateway_objs() -> list[Obj]:
+    """The Gateways of the cluster's edge namespace (served by its controller pods)."""
+    out = []
+    for name, listeners, _ in GATEWAYS:
+        spec_listeners = [
+            {
+                "name": lname,
+                "protocol": proto,
+                "port": port,
+                "allowedRoutes": {"namespaces": spaces},
+                **(
+                    {"tls": {"certificateRefs": [{"kind": "Secret", "name": f"{name}-tls"}]}}
+                    if proto == "HTTPS"
+                    else {}
+                ),
+            }
+            for lname, proto, port, spaces in listeners
+        ]
+        out.append(
+            {
+                "apiVersion": f"{GATEWAY_API}/v1",
+                "kind": "Gateway",
+                "metadata": {"name": name, "namespace": GATEWAY_NAMESPACE},
+                "spec": {"gatewayClassName": "nginx", "listeners": spec_listeners},
+            }
+        )
+    return out
+
+
+def _http_frontend(ns: NamespacePlan) -> WorkloadPlan | None:
+    """The workload an Ingress or route sends to: a frontend with an `http` port (its
+    Service, written by `service_obj`, has port 80 named http)."""
+    return next(
+        (
+            w
+            for w in ns.workloads
+            if w.tier == "frontend"
+            and w.kind != "DaemonSet"
+            and any(p.name == "http" for p in w.ports)
+        ),
+        None,
+    )
+
+
+def route_objs(
+    rng: random.Random, ns: NamespacePlan, front: WorkloadPlan, plans: Sequence[NamespacePlan]
+) -> list[Obj]:
+    """An HTTPRoute of `ns` attached to one of the Gateways. A quarter of them also send
+    part of the traffic to another namespace's frontend; half of those have the
+    ReferenceGrant in that namespace which makes the reference valid."""
+    gw = rng.choices(_GATEWAY_NAMES, weights=_GATEWAY_WEIGHTS)[0]
+    parent: Obj = {"name": gw, "namespace": GATEWAY_NAMESPACE}
+    if gw == "internal":
+        parent["sectionName"] = "platform"
+    rules: list[Obj] = [
+        {
+            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+            "backendRefs": [{"name": front.name, "port": 80}],
+        }
+    ]
+    out: list[Obj] = []
+    if rng.random() < 0.25:
+        other, target = ns, None
+        for _ in range(4):  # most namespaces have no HTTP frontend
+            other = rng.choice(plans)
+            target = _http_frontend(other) if other is not ns else None
+            if target is not None:
+                break
+        if target is not None:
+            rules.append(
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": f"/{other.team}"}}],
+                    "backendRefs": [{"name": target.name, "namespace": other.name, "port": 80}],
+                }
+            )
+            if rng.random() < 0.5:
+                out.append(
+                    {
+                        "apiVersion": f"{GATEWAY_API}/v1beta1",
+                        "kind": "ReferenceGrant",
+                        "metadata": {"name": f"from-{ns.name}", "namespace": other.name},
+                        "spec": {
+                            "from": [
+                                {"group": GATEWAY_API, "kind": "HTTPRoute", "namespace": ns.name}
+                            ],
+                            "to": [{"group": "", "kind": "Service", "name": target.name}],
+                        },
+                    }
+                )
+    route = {
+        "apiVersion": f"{GATEWAY_API}/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": front.app, "namespace": ns.name},
+        "spec": {
+            "parentRefs": [parent],
+            "hostnames": [f"{front.app}.{ns.name}.example.com"],
+            "rules": rules,
+        },
+    }
+    return [route, *out]
+
+
 def _match(labels: Mapping[str, str]) -> Obj:
     return {"matchLabels": dict(labels)}
 
@@ -855,6 +1003,11 @@ def namespace_objects(
         )
         if front is not None and rng.random() < 0.08:
             yield ingress_obj(rng, ns, front)
+        if ns.name == GATEWAY_NAMESPACE:
+            yield from gateway_objs()
+        routed = _http_frontend(ns) if ns.name != GATEWAY_NAMESPACE else None
+        if routed is not None and rng.random() < 0.12:
+            yield from route_objs(rng, ns, routed, plans)
     yield from _PolicyMaker(rng, ns, plans).all()
 
 

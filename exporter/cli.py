@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
             "read recursively)",
         )
         p.add_argument("-o", "--output", choices=outputs, default=outputs[0], help="output format")
+        p.add_argument(
+            "--ingress-controller",
+            action="append",
+            metavar="[NS:]K=V,...",
+            help="pods that are ingress controllers or gateways (repeatable; replaces the "
+            "defaults for common controllers), e.g. ingress-nginx:app=ingress-nginx",
+        )
 
     scan = sub.add_parser(
         "scan",
@@ -171,10 +178,21 @@ def _progress(args: argparse.Namespace) -> service.Progress | None:
     return show
 
 
+def _exposure_config(args: argparse.Namespace) -> service.ExposureConfig | None:
+    if not args.ingress_controller:
+        return None
+    try:
+        specs = tuple(service.parse_controller(t) for t in args.ingress_controller)
+    except ValueError as exc:
+        raise service.UsageError(str(exc)) from None
+    return service.ExposureConfig(controllers=specs)
+
+
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
     report = service.scan(
         args.manifests,
         _progress(args),
+        exposure_config=_exposure_config(args),
         network_plugin=args.network_plugin,
         exposure=not args.no_exposure,
     )
@@ -221,7 +239,8 @@ def _scan_table(report: service.ScanReport, out: TextIO) -> None:
         f"\n{summary['namespaces']} namespaces, {summary['pods']} pods, {summary['policies']} "
         f"policies; default-deny ingress in {dd['ingress']}, egress in {dd['egress']}\n"
     )
-    _exposure_table(report, out)
+    if report.exposure_analysed:
+        _exposure_table(report, out)
     if report.findings:
         out.write(f"\nFINDINGS ({len(report.findings)})\n")
         for f in report.findings:
@@ -255,7 +274,10 @@ def _exposure_table(report: service.ScanReport, out: TextIO) -> None:
 
 def _connectivity(args: argparse.Namespace, out: TextIO) -> int:
     conns, errors = service.connections(
-        args.manifests, _progress(args), network_plugin=args.network_plugin
+        args.manifests,
+        _progress(args),
+        exposure_config=_exposure_config(args),
+        network_plugin=args.network_plugin,
     )
     if args.output == "json":
         _dump_json([c.to_json() for c in conns], out, inline_below=1)
@@ -284,7 +306,9 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _explain_exposure(args: argparse.Namespace, out: TextIO) -> int:
-    found, errors = service.explain_exposure(args.manifests, args.service, args.exposure)
+    found, errors = service.explain_exposure(
+        args.manifests, args.service, args.exposure, _exposure_config(args)
+    )
     if args.output == "json":
         _dump_json(
             [{**e.to_json(), "reasons": list(e.reasons)} for e in found], out, inline_below=3

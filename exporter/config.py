@@ -38,7 +38,6 @@ clusters:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -441,7 +440,3 @@ def _web_config(path: Path, problems: list[str]) -> WebConfig:
         client_auth_type=auth_type,
         basic_auth_users=dict(users),
     )
-
-
-def running_in_pod() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))

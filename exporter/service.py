@@ -20,6 +20,7 @@ from exporter.core.exposure import (
     ExposureConfig,
     ExposureReport,
     InternetEgress,
+    parse_controller,
 )
 from exporter.core.findings import Finding, InputError
 from exporter.core.model import Direction, Protocol
@@ -27,6 +28,7 @@ from exporter.sources.manifests import LoadResult, Progress, load_manifests
 
 __all__ = [
     "Category",
+    "ExposureConfig",
     "Progress",
     "ScanReport",
     "UsageError",
@@ -34,6 +36,7 @@ __all__ = [
     "connections",
     "explain_connection",
     "explain_exposure",
+    "parse_controller",
     "scan",
 ]
 
@@ -58,6 +61,8 @@ class ScanReport:
     """(namespace or "" for cluster-scoped, kind) -> number of policies."""
     exposures: list[Exposure] = field(default_factory=list)
     internet_egress: list[InternetEgress] = field(default_factory=list)
+    exposure_analysed: bool = True
+    """False with --no-exposure: the exposure keys are then left out of the JSON."""
     network_plugin: str = "generic"
     """Which policy APIs were evaluated (cilium, calico, generic)."""
     network_plugin_source: str = "detected"
@@ -85,6 +90,13 @@ class ScanReport:
             "network_plugin": self.network_plugin,
             "network_plugin_source": self.network_plugin_source,
         }
+        if not self.exposure_analysed:
+            return {
+                "summary": summary,
+                "namespaces": [n.to_json() for n in self.namespaces],
+                "findings": [f.to_json() for f in self.findings],
+                "errors": [e.to_json() for e in self.errors],
+            }
         summary["exposure"] = {
             str(c): sum(counts.get(str(c), 0) for counts in self.exposure.values())
             for c in Category
@@ -149,6 +161,7 @@ def analyse(
         internet_egress_workloads=exposed.egress_counts(),
         exposures=exposed.exposures,
         internet_egress=exposed.internet_egress,
+        exposure_analysed=exposure,
         errors=result.errors,
         # One object with several Cilium `specs` is several normal-form policies.
         policies=len({p.ref for p in result.snapshot.policies}),

@@ -28,8 +28,7 @@ from exporter import __version__
 from exporter.config import ClusterConfig, Config
 from exporter.core.findings import Check, Finding, InputError, Severity
 from exporter.core.inventory import RawObject, build_snapshot
-from exporter.metrics import ClusterMetrics, MetricsServer, NetfenceCollector, WebSettings
-from exporter.metrics import new_registry as _new_registry
+from exporter.metrics import ClusterMetrics, MetricsServer, WebSettings, exposition
 from exporter.scheduler import Job, Scheduler
 from exporter.service import ScanReport, analyse
 from exporter.sources import kubernetes as live
@@ -216,29 +215,23 @@ class Service:
         self._started = monotonic()
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {
-            name: _State(errors=dict.fromkeys(STAGES, 0)) for name in self.clusters
+            name: _State(
+                errors=dict.fromkeys(STAGES, 0),
+                metrics=ClusterMetrics(name, success=False, errors=dict.fromkeys(STAGES, 0)),
+            )
+            for name in self.clusters
         }
         self._last_prune: float | None = None
+        self.on_change: Callable[[], None] | None = None
+        """Called after every scan (e.g. to render /metrics ahead of the next scrape)."""
 
     # -- reads (any thread) -------------------------------------------------------
 
     def metrics(self) -> list[ClusterMetrics]:
         with self._lock:
             states = dict(self._states)
-        out = []
-        for name, state in states.items():
-            if state.metrics is not None:
-                out.append(state.metrics)
-            else:
-                out.append(
-                    ClusterMetrics(
-                        cluster=name,
-                        success=state.success,
-                        duration=state.duration,
-                        errors=state.errors,
-                    )
-                )
-        return out
+        # The same immutable objects until something changes: /metrics caches on them.
+        return [state.metrics for state in states.values() if state.metrics is not None]
 
     def latest(self, cluster: str) -> ScanResult | None:
         with self._lock:
@@ -314,6 +307,7 @@ class Service:
                     version=self._version,
                 )
             )
+            self._changed()
             return None
         result = ScanResult(
             cluster=name,
@@ -354,7 +348,15 @@ class Service:
             result.analysis_seconds,
         )
         self._persist(_record(result, self._version))
+        self._changed()
         return result
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("after-scan hook failed")
 
     def _persist(self, record: ScanRecord) -> None:
         if self._store is None:
@@ -455,7 +457,8 @@ class Server:
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
         )
-        self.registry = _new_registry(NetfenceCollector(self.service.metrics, __version__))
+        self.exposition = exposition(self.service.metrics, __version__)
+        self.service.on_change = self.exposition.warm
         self.scheduler = Scheduler(
             [
                 Job(
@@ -470,7 +473,7 @@ class Server:
         )
         web = config.web
         self.http = MetricsServer(
-            self.registry,
+            self.exposition,
             config.listen_host,
             config.listen_port,
             healthy=self._healthy,

@@ -15,6 +15,7 @@ check paging and retries happened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -182,10 +183,9 @@ class FakeApiServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                # the client may have timed out and gone away
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and went away
 
             def _status(self, code: int, reason: str) -> None:
                 self._send(

@@ -2,7 +2,10 @@
 
 Each folder holds manifests (`*.yaml`, read recursively), `expected-connectivity.json`
 (exactly the list `netfence connectivity -o json` prints) and `expected-coverage.json`
-(per namespace: name, pods, and default_deny / isolated_pods per direction). The
+(per namespace: name, pods, and default_deny / isolated_pods per direction); folders
+that pin exposure (issue 3) also hold `expected-exposure.json` (the `exposures` of
+`netfence scan -o json` projected onto namespace, name, kind, category, declared,
+permitted and ports, sorted by namespace, name, category, kind). The
 expected files were worked out by hand from policy-semantics.md §0-1; see
 tests/scenarios/README.md for the derivations.
 """
@@ -68,4 +71,24 @@ def test_coverage(case: Path) -> None:
         }
         for ns in report["namespaces"]
     ]
+    assert actual == expected
+
+
+EXPOSURE_CASES = [c for c in CASES if (c / "expected-exposure.json").is_file()]
+EXPOSURE_KEYS = ("namespace", "name", "kind", "category", "declared", "permitted", "ports")
+
+
+def _exposure_order(e: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (e["namespace"], e["name"], e["category"], e["kind"])
+
+
+@pytest.mark.parametrize("case", EXPOSURE_CASES, ids=lambda p: p.name)
+def test_exposure(case: Path) -> None:
+    expected = json.loads((case / "expected-exposure.json").read_text())
+    assert expected == sorted(expected, key=_exposure_order), "expected file not sorted"
+    code, report = run_json("scan", *manifests(case), "-o", "json", "--fail-on", "never")
+    assert code == 0, report.get("errors")
+    actual = sorted(
+        ({k: e[k] for k in EXPOSURE_KEYS} for e in report["exposures"]), key=_exposure_order
+    )
     assert actual == expected

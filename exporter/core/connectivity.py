@@ -47,6 +47,10 @@ def connectivity(engine: Engine) -> list[Connection]:
         out.extend(Connection(wl, str(rng), p) for rng, p in _merge_ranges(by_atom))
     for wl, by_atom in from_ext.items():
         out.extend(Connection(str(rng), wl, p) for rng, p in _merge_ranges(by_atom))
+    # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
+    for cls in engine.classes:
+        for name, ports in engine.named_destinations(cls).items():
+            out.extend(Connection(s, name, ports) for s in _ids(cls))
     out.sort(key=lambda c: (c.src, c.dst))
     return out
 

@@ -101,6 +101,21 @@ DEFAULT_CONTROLLERS = (
 )
 
 
+def parse_controller(text: str) -> ControllerSpec:
+    """`[NAMESPACE:]KEY=VALUE[,KEY=VALUE...]`, e.g. `ingress-nginx:app=ingress-nginx`."""
+    namespace, sep, selector_text = text.partition(":")
+    if not sep:
+        namespace, selector_text = "", text
+    reqs = []
+    for item in selector_text.split(","):
+        key, eq, value = item.strip().partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"bad controller selector {text!r} (want [NAMESPACE:]KEY=VALUE,...)")
+        reqs.append(Requirement(key.strip(), Operator.IN, frozenset({value.strip()})))
+    reqs.sort(key=lambda r: r.key)
+    return ControllerSpec(text, LabelSelector(tuple(reqs)), namespace.strip() or None)
+
+
 @dataclass(frozen=True, slots=True)
 class ExposureConfig:
     controllers: tuple[ControllerSpec, ...] = DEFAULT_CONTROLLERS
@@ -474,6 +489,7 @@ class ExposureAnalysis:
                     report.internet_egress.append(
                         InternetEgress(wl.namespace, wl.id, adm.ports, tuple(adm.objects))
                     )
+        report.exposures = _merged(report.exposures)
         report.exposures.sort(key=lambda e: (e.namespace, e.name, e.category))
         report.internet_egress.sort(key=lambda e: e.workload)
         report.findings = self._findings(report)
@@ -581,6 +597,13 @@ class ExposureAnalysis:
                 why.append(adm)
         if ranges and not got:
             notes.append("loadBalancerSourceRanges admit no public address")
+        if not got:
+            for cls in classes:
+                by = ", ".join(p.id for p in self.engine.isolating(cls, Direction.INGRESS))
+                notes.append(
+                    f"{_names(cls)} is isolated for ingress by {by or 'its policies'} and no "
+                    "rule admits a public address on a targeted port"
+                )
         report.exposures.append(
             Exposure(
                 namespace,
@@ -833,10 +856,14 @@ class ExposureAnalysis:
                         cp.protocol, cp.port
                     ):
                         hits.add(cp.port)
-            if rule.ports is not None and not selected:
-                for m in rule.ports:
-                    if isinstance(m, PortRange):
-                        hits.update(p for p in self.config.database_ports if m.start <= p <= m.end)
+            # A rule naming a database port opens it whether or not the pods declare it.
+            for m in rule.ports or ():
+                if (
+                    isinstance(m, PortRange)
+                    and m.start == m.end
+                    and m.start in self.config.database_ports
+                ):
+                    hits.add(m.start)
             if hits:
                 return Finding(
                     Check.DATABASE_PORT_ALL_NAMESPACES,
@@ -847,6 +874,32 @@ class ExposureAnalysis:
                     f"port(s) {', '.join(map(str, sorted(hits)))}",
                 )
         return None
+
+
+def _merged(exposures: list[Exposure]) -> list[Exposure]:
+    """One entry per Service (or workload) and category: several routes to one Service,
+    one route attached twice, or a workload whose pods differ in labels, are unioned."""
+    out: dict[tuple[str, str, str, Category], Exposure] = {}
+    for e in exposures:
+        key = (e.namespace, e.name, e.kind, e.category)
+        prev = out.get(key)
+        if prev is None:
+            out[key] = e
+            continue
+        out[key] = Exposure(
+            e.namespace,
+            e.name,
+            e.kind,
+            e.category,
+            prev.declared or e.declared,
+            prev.permitted or e.permitted,
+            prev.ports | e.ports,
+            (*prev.objects, *(o for o in e.objects if o not in prev.objects)),
+            tuple(sorted({*prev.workloads, *e.workloads})),
+            (*prev.why, *e.why),
+            (*prev.notes, *(n for n in e.notes if n not in prev.notes)),
+        )
+    return list(out.values())
 
 
 def _not_granted(route: GatewayRoute, backend: Backend) -> Finding:

@@ -101,7 +101,9 @@ class NetfenceCollector(Collector):
         return iter(())  # families depend on data; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
-        results = list(self._provider())
+        return self.collect_from(self._provider())
+
+    def collect_from(self, results: Sequence[ClusterMetrics]) -> Iterator[Metric]:
         build = _gauge("build_info", ["version"])
         build.add_metric([self._version], 1)
         yield build

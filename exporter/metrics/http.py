@@ -19,7 +19,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bcrypt
-from prometheus_client import CollectorRegistry, make_wsgi_app
+
+from exporter.metrics.exposition import Exposition
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +102,11 @@ class _BasicAuth:
 
 
 def make_app(
-    registry: CollectorRegistry,
+    exposition: Exposition,
     healthy: Callable[[], tuple[bool, str]],
     ready: Callable[[], tuple[bool, str]],
     users: Mapping[str, str] | None = None,
 ) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
-    metrics = make_wsgi_app(registry)
     auth = _BasicAuth(users) if users else None
 
     def text(
@@ -136,7 +136,14 @@ def make_app(
                     "Unauthorized",
                     (("WWW-Authenticate", 'Basic realm="netfence"'),),
                 )
-            return metrics(environ, start)  # type: ignore[no-any-return]
+            body, content_type, zipped = exposition.render(
+                environ.get("HTTP_ACCEPT"), environ.get("HTTP_ACCEPT_ENCODING")
+            )
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            if zipped:
+                headers.append(("Content-Encoding", "gzip"))
+            start("200 OK", headers)
+            return [body]
         if path == "/":
             body = (
                 b"<html><head><title>netfence</title></head><body><h1>netfence</h1>"
@@ -155,7 +162,7 @@ class MetricsServer:
 
     def __init__(
         self,
-        registry: CollectorRegistry,
+        exposition: Exposition,
         host: str,
         port: int,
         healthy: Callable[[], tuple[bool, str]],
@@ -163,7 +170,7 @@ class MetricsServer:
         web: WebSettings | None = None,
     ) -> None:
         web = web or WebSettings()
-        app = make_app(registry, healthy, ready, web.basic_auth_users)
+        app = make_app(exposition, healthy, ready, web.basic_auth_users)
         self._server = make_server(
             host or "0.0.0.0",  # noqa: S104 - ":PORT" means every interface, as in Prometheus
             port,

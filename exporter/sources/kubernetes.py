@@ -18,6 +18,7 @@ everything else (kubeconfig and in-cluster config, auth plugins, TLS).
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -162,8 +163,7 @@ def _client(configuration: Any) -> Any:
 
 
 def in_cluster_available() -> bool:
-    import os
-
+    """Running in a pod with a service account token (the in-cluster default)."""
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
         "/var/run/secrets/kubernetes.io/serviceaccount/token"
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -175,10 +176,13 @@ class Store:
         try:
             engine = create_engine(engine_url(url), pool_pre_ping=True)
             if engine.dialect.name == "sqlite":
+                database = engine.url.database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
                 _sqlite_pragmas(engine)
             store = cls(engine, clock)
             store.migrate()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"store {_redact(url)}: {exc.__class__.__name__}: {exc}") from exc
         return store
 

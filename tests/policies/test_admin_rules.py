@@ -131,7 +131,11 @@ ROWS = [
         "§2.2: BANP is not consulted for pods a NetworkPolicy isolates",
         [
             banp({"ingress": [{"action": "Deny", "from": ALL_PODS}]}),
-            netpol("allow-b", "a", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]}),
+            netpol(
+                "allow-b",
+                "a",
+                {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]},
+            ),
         ],
         [("b/client", "a/web", "TCP/80", True), ("b/client", "b/db", "TCP/5432", False)],
         id="networkpolicy-over-baseline",
@@ -156,8 +160,17 @@ ROWS = [
     ),
     pytest.param(
         "§2.1: a `networks` range matches external addresses only (pod IPs unknown)",
-        [anp("deny-net", 10, {"egress": [{"action": "Deny", "to": [{"networks": ["203.0.113.0/24"]}]}]})],
-        [("a/client", "203.0.113.7", "TCP/443", False), ("a/client", "198.51.100.1", "TCP/443", True)],
+        [
+            anp(
+                "deny-net",
+                10,
+                {"egress": [{"action": "Deny", "to": [{"networks": ["203.0.113.0/24"]}]}]},
+            )
+        ],
+        [
+            ("a/client", "203.0.113.7", "TCP/443", False),
+            ("a/client", "198.51.100.1", "TCP/443", True),
+        ],
         id="networks-external",
     ),
     pytest.param(
@@ -194,7 +207,15 @@ ROWS = [
                 "admin",
                 "Admin",
                 10,
-                {"ingress": [{"action": "Accept", "from": FROM_B, "protocols": [{"tcp": {"destinationPort": {"number": 80}}}]}]},
+                {
+                    "ingress": [
+                        {
+                            "action": "Accept",
+                            "from": FROM_B,
+                            "protocols": [{"tcp": {"destinationPort": {"number": 80}}}],
+                        }
+                    ]
+                },
             ),
             cnp("baseline", "Baseline", 10, {"ingress": [{"action": "Deny", "from": ALL_PODS}]}),
         ],
@@ -218,22 +239,50 @@ ROWS = [
 
 
 @pytest.mark.parametrize(("rule", "policies", "checks"), ROWS)
-def test_admin_rule(rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any) -> None:
+def test_admin_rule(
+    rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any
+) -> None:
     check(world(policies, "generic"), checks, rule)
 
 
 def test_baseline_deny_all_is_default_deny_for_namespaces_without_policy(world: Any) -> None:
-    """Issue 4: a Baseline tier isolating every pod gives default-deny to namespaces
-    with no policy of their own; coverage names the cluster-wide policy."""
-    w = world([banp({"ingress": [{"action": "Deny", "from": ALL_PODS}]})])
+    """Issue 4: a Baseline tier denying every peer gives default-deny to namespaces with
+    no policy of their own, and coverage names the cluster-wide policy. A Deny of every
+    pod alone (ingress peers cannot name outside addresses, §2.1) leaves the internet
+    allowed, so it is not default deny."""
+    w = world(
+        [
+            banp(
+                {
+                    "ingress": [{"action": "Deny", "from": ALL_PODS}],
+                    "egress": [{"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}],
+                }
+            )
+        ]
+    )
     cov = w.coverage("a")
-    assert cov.ingress.default_deny
-    assert cov.ingress.policies == ("BaselineAdminNetworkPolicy default",)
-    assert not cov.egress.default_deny
+    assert cov.egress.default_deny
+    assert cov.egress.policies == ("BaselineAdminNetworkPolicy default",)
+    assert not cov.ingress.default_deny
+    assert w.allowed("203.0.113.7", "a/web", "TCP/80")
+    assert not w.allowed("b/client", "a/web", "TCP/80")
+    # A NetworkPolicy of its own takes the namespace out of the baseline (§2.2).
+    w = world(
+        [
+            banp({"egress": [{"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}]}),
+            netpol(
+                "egress-ok", "a", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
+            ),
+        ]
+    )
+    assert w.allowed("a/client", "203.0.113.7", "TCP/443")
+    assert not w.allowed("b/client", "203.0.113.7", "TCP/443")
 
 
 def test_explain_names_the_admin_policy(world: Any) -> None:
-    w = world([anp("deny-b", 10, {"ingress": [{"action": "Deny", "name": "no-b", "from": FROM_B}]})])
+    w = world(
+        [anp("deny-b", 10, {"ingress": [{"action": "Deny", "name": "no-b", "from": FROM_B}]})]
+    )
     text = "\n".join(w.explain("b/client", "a/web", "TCP/80").lines())
     assert "DENIED" in text
     assert "denied by AdminNetworkPolicy deny-b rule ingress[0] no-b" in text

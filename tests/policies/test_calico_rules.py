@@ -37,7 +37,12 @@ def tier(name: str, order: float, default_action: str | None = None) -> Doc:
     spec: Doc = {"order": order}
     if default_action:
         spec["defaultAction"] = default_action
-    return {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "Tier",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def netpol(name: str, ns: str, spec: Doc) -> Doc:
@@ -111,7 +116,10 @@ ROWS = [
             calico(
                 "web",
                 "a",
-                {"selector": WEB, "ingress": [{"action": "Allow", "source": {"selector": "app == 'client'"}}]},
+                {
+                    "selector": WEB,
+                    "ingress": [{"action": "Allow", "source": {"selector": "app == 'client'"}}],
+                },
             )
         ],
         [("a/client", "a/web", "TCP/80", True), ("b/client", "a/web", "TCP/80", False)],
@@ -123,7 +131,13 @@ ROWS = [
             calico(
                 "web",
                 "a",
-                {"selector": WEB, "ingress": [{"action": "Log"}, {"action": "Allow", "source": {"selector": "app == 'client'"}}]},
+                {
+                    "selector": WEB,
+                    "ingress": [
+                        {"action": "Log"},
+                        {"action": "Allow", "source": {"selector": "app == 'client'"}},
+                    ],
+                },
             )
         ],
         [("a/client", "a/web", "TCP/80", True), ("a/client", "a/client", "TCP/80", True)],
@@ -153,7 +167,11 @@ ROWS = [
             calico(
                 "security.nothing",
                 "a",
-                {"tier": "security", "selector": "all()", "ingress": [{"action": "Deny", "source": {"namespaceSelector": "team == 'b'"}}]},
+                {
+                    "tier": "security",
+                    "selector": "all()",
+                    "ingress": [{"action": "Deny", "source": {"namespaceSelector": "team == 'b'"}}],
+                },
             ),
         ],
         [("b/client", "a/web", "TCP/80", False), ("a/client", "a/web", "TCP/80", True)],
@@ -164,7 +182,20 @@ ROWS = [
         [
             gnp(
                 "deny-egress",
-                {"selector": "all()", "namespaceSelector": "team == 'a'", "types": ["Egress"], "egress": [{"action": "Allow", "destination": {"selector": "k8s-app == 'kube-dns'", "namespaceSelector": "all()"}}]},
+                {
+                    "selector": "all()",
+                    "namespaceSelector": "team == 'a'",
+                    "types": ["Egress"],
+                    "egress": [
+                        {
+                            "action": "Allow",
+                            "destination": {
+                                "selector": "k8s-app == 'kube-dns'",
+                                "namespaceSelector": "all()",
+                            },
+                        }
+                    ],
+                },
             )
         ],
         [
@@ -180,7 +211,16 @@ ROWS = [
             calico(
                 "egress",
                 "a",
-                {"selector": "all()", "types": ["Egress"], "egress": [{"action": "Allow", "destination": {"notNets": ["10.0.0.0/8", "192.168.0.0/16"]}}]},
+                {
+                    "selector": "all()",
+                    "types": ["Egress"],
+                    "egress": [
+                        {
+                            "action": "Allow",
+                            "destination": {"notNets": ["10.0.0.0/8", "192.168.0.0/16"]},
+                        }
+                    ],
+                },
             )
         ],
         [
@@ -196,7 +236,12 @@ ROWS = [
             calico(
                 "db",
                 "b",
-                {"selector": "app == 'db'", "ingress": [{"action": "Allow", "source": {"serviceAccounts": {"names": ["robot"]}}}]},
+                {
+                    "selector": "app == 'db'",
+                    "ingress": [
+                        {"action": "Allow", "source": {"serviceAccounts": {"names": ["robot"]}}}
+                    ],
+                },
             )
         ],
         [("b/client", "b/db", "TCP/5432", True), ("a/client", "b/db", "TCP/5432", False)],
@@ -208,7 +253,16 @@ ROWS = [
             calico(
                 "web",
                 "a",
-                {"selector": WEB, "ingress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": ["1:1000"], "notPorts": [80]}}]},
+                {
+                    "selector": WEB,
+                    "ingress": [
+                        {
+                            "action": "Allow",
+                            "protocol": "TCP",
+                            "destination": {"ports": ["1:1000"], "notPorts": [80]},
+                        }
+                    ],
+                },
             )
         ],
         [
@@ -220,7 +274,14 @@ ROWS = [
     ),
     pytest.param(
         "§4: crd.projectcalico.org/v1 objects are the same API",
-        [calico("web", "a", {"selector": WEB, "ingress": [{"action": "Deny"}]}, api="crd.projectcalico.org/v1")],
+        [
+            calico(
+                "web",
+                "a",
+                {"selector": WEB, "ingress": [{"action": "Deny"}]},
+                api="crd.projectcalico.org/v1",
+            )
+        ],
         [("a/client", "a/web", "TCP/80", False)],
         id="crd-api-group",
     ),
@@ -228,7 +289,9 @@ ROWS = [
 
 
 @pytest.mark.parametrize(("rule", "policies", "checks"), ROWS)
-def test_calico_rule(rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any) -> None:
+def test_calico_rule(
+    rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any
+) -> None:
     check(world(policies, "calico"), checks, rule)
 
 
@@ -300,8 +363,6 @@ def test_selector_errors_are_clear(text: str, words: list[str]) -> None:
 def test_bad_selector_is_an_input_error(world: Any) -> None:
     from exporter.core.inventory import RawObject, build_snapshot
 
-    _, errors = build_snapshot(
-        [RawObject(calico("x", "a", {"selector": "app === 'x'"}), "p.yaml")]
-    )
+    _, errors = build_snapshot([RawObject(calico("x", "a", {"selector": "app === 'x'"}), "p.yaml")])
     assert len(errors) == 1
     assert "spec.selector" in errors[0].message and errors[0].kind == "NetworkPolicy"

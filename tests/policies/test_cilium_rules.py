@@ -97,7 +97,11 @@ ROWS = [
                 {
                     "endpointSelector": WEB,
                     "ingress": [
-                        {"fromEndpoints": [{"matchLabels": {"io.cilium.k8s.namespace.labels.team": "b"}}]}
+                        {
+                            "fromEndpoints": [
+                                {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "b"}}
+                            ]
+                        }
                     ],
                 },
             )
@@ -206,7 +210,9 @@ ROWS = [
                     "endpointSelector": {},
                     "ingressDeny": [
                         {
-                            "fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "b"}}],
+                            "fromEndpoints": [
+                                {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "b"}}
+                            ],
                             "toPorts": TCP80,
                         }
                     ],
@@ -354,7 +360,9 @@ ROWS = [
 
 
 @pytest.mark.parametrize(("rule", "policies", "checks"), ROWS)
-def test_cilium_rule(rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any) -> None:
+def test_cilium_rule(
+    rule: str, policies: list[Doc], checks: list[Any], world: Any, check: Any
+) -> None:
     check(world(policies, "cilium"), checks, rule)
 
 
@@ -406,9 +414,7 @@ def test_host_policy_is_reported_not_applied(world: Any) -> None:
         [ccnp("host", {"nodeSelector": {"matchLabels": {"type": "worker"}}, "ingress": [{}]})]
     )
     assert not w.isolated("a/web", "ingress")
-    assert any(
-        f.check is Check.NOT_EVALUATED and "host policy" in f.message for f in w.findings()
-    )
+    assert any(f.check is Check.NOT_EVALUATED and "host policy" in f.message for f in w.findings())
 
 
 def test_on_cilium_admin_policies_are_unenforced(world: Any) -> None:
@@ -420,7 +426,9 @@ def test_on_cilium_admin_policies_are_unenforced(world: Any) -> None:
         "spec": {
             "priority": 10,
             "subject": {"namespaces": {}},
-            "ingress": [{"action": "Deny", "from": [{"namespaces": {"matchLabels": {"team": "b"}}}]}],
+            "ingress": [
+                {"action": "Deny", "from": [{"namespaces": {"matchLabels": {"team": "b"}}}]}
+            ],
         },
     }
     w = world([anp], "cilium")
@@ -447,3 +455,30 @@ def test_cilium_is_detected_from_kinds(world: Any) -> None:
     w = world([cnp("x", "a", {"endpointSelector": WEB, "ingress": [{}]})])
     assert str(w.engine.network_plugin) == "cilium"
     assert w.engine.is_isolated(w.cls("a/web"), Direction.INGRESS)
+
+
+def test_fqdn_and_service_egress_are_named_destinations(world: Any) -> None:
+    """§3.8: toFQDNs/toServices are egress to named external destinations: listed by
+    connectivity as `fqdn:<name>` / `service:<ns>/<name>`, reported as not evaluated."""
+    from exporter.core.connectivity import connectivity
+
+    w = world(
+        [
+            cnp(
+                "x",
+                "a",
+                {
+                    "endpointSelector": {"matchLabels": {"app": "client"}},
+                    "egress": [
+                        {"toFQDNs": [{"matchName": "api.example.com"}], "toPorts": TCP80},
+                        {"toServices": [{"k8sService": {"serviceName": "ext", "namespace": "a"}}]},
+                    ],
+                },
+            )
+        ]
+    )
+    named = {(c.src, c.dst): c.conns.to_json() for c in connectivity(w.engine)}
+    assert named[("a/client[Deployment]", "fqdn:api.example.com")] == ["TCP/80"]
+    assert named[("a/client[Deployment]", "service:a/ext")] == "all"
+    assert not w.allowed("a/client", "203.0.113.7", "TCP/80")
+    assert any(f.check is Check.NOT_EVALUATED and "FQDN" in f.message for f in w.findings())

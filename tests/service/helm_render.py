@@ -81,7 +81,9 @@ def _segments(source: str) -> list[tuple[str, str]]:
     return parts
 
 
-def _parse(segments: Iterator[tuple[str, str]], until: tuple[str, ...] = ()) -> tuple[list[_Node], str]:
+def _parse(
+    segments: Iterator[tuple[str, str]], until: tuple[str, ...] = ()
+) -> tuple[list[_Node], str]:
     nodes: list[_Node] = []
     for kind, content in segments:
         if kind == "text":
@@ -159,14 +161,12 @@ class Files:
         self.root = root
 
     def _all(self) -> list[str]:
-        return sorted(
-            str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file()
-        )
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
 
-    def Glob(self, pattern: str) -> dict[str, str]:  # noqa: N802 - Helm's name
+    def Glob(self, pattern: str) -> dict[str, str]:
         return {p: self.Get(p) for p in self._all() if fnmatch.fnmatch(p, pattern)}
 
-    def Get(self, path: str) -> str:  # noqa: N802 - Helm's name
+    def Get(self, path: str) -> str:
         return (self.root / path).read_text()
 
 
@@ -275,7 +275,9 @@ def _render(nodes: list[_Node], scope: _Scope, out: list[str]) -> None:
             _render(branch, scope, out)
         else:
             items = _eval(node.tokens, scope)
-            pairs = sorted(items.items()) if isinstance(items, dict) else list(enumerate(items or []))
+            pairs = (
+                sorted(items.items()) if isinstance(items, dict) else list(enumerate(items or []))
+            )
             for key, item in pairs:
                 variables = dict(scope.vars)
                 if len(node.vars) == 2:
@@ -286,7 +288,9 @@ def _render(nodes: list[_Node], scope: _Scope, out: list[str]) -> None:
 
 
 def render_chart(
-    chart: Path, release: str = "netfence", namespace: str = "default",
+    chart: Path,
+    release: str = "netfence",
+    namespace: str = "default",
     values: dict[str, Any] | None = None,
 ) -> str:
     """`helm template RELEASE CHART --namespace NAMESPACE` for the supported subset."""
@@ -296,7 +300,11 @@ def render_chart(
     root = {
         "Values": merged,
         "Release": {"Name": release, "Namespace": namespace, "Service": "Helm"},
-        "Chart": {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]},
+        "Chart": {
+            "Name": meta["name"],
+            "Version": meta["version"],
+            "AppVersion": meta["appVersion"],
+        },
         "Files": Files(chart),
     }
     docs: list[str] = []

@@ -84,8 +84,9 @@ def _check_defaults(objects: list[dict[str, Any]]) -> None:
     assert sc["capabilities"]["drop"] == ["ALL"]
     assert pod["serviceAccountName"] == kinds["ServiceAccount"][0]["metadata"]["name"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == (
-        kinds["PersistentVolumeClaim"][0]["metadata"]["name"]
+    assert (
+        volumes["data"]["persistentVolumeClaim"]["claimName"]
+        == (kinds["PersistentVolumeClaim"][0]["metadata"]["name"])
     )
     # the args are a valid `netfence serve` command line
     args = _parser().parse_args(container["args"])

@@ -18,7 +18,14 @@ def _flags(**given: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("5m", 300), ("1h30m", 5400), ("400d", 400 * 86400), ("250ms", 0.25), (90, 90), ("2w", 1209600)],
+    [
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("400d", 400 * 86400),
+        ("250ms", 0.25),
+        (90, 90),
+        ("2w", 1209600),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -26,7 +33,7 @@ def test_durations(text: object, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "5", "m5", "5 m", "-3s", "1h 2m", True])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="duration|negative"):
+    with pytest.raises(ValueError, match=r"duration|negative"):
         parse_duration(text)
 
 
@@ -131,3 +138,11 @@ clusters:
     ):
         assert expected in text, expected
     assert len(caught.value.problems) >= 12
+
+
+def test_the_example_config_file_loads() -> None:
+    example = DEMO.parent / "netfence.yaml"
+    config = load_config({"config_file": str(example)})
+    (cluster,) = config.clusters
+    assert cluster.name == "demo" and cluster.manifests == (DEMO,)
+    assert config.scan_interval == 300 and config.listen_port == 9873

@@ -135,12 +135,10 @@ def test_retries_are_bounded(api_server: FakeApiServer, tmp_path: Path) -> None:
     assert len(sleeps) == 2
 
 
-def test_slow_responses_time_out_and_are_retried(
-    api_server: FakeApiServer, tmp_path: Path
-) -> None:
+def test_slow_responses_time_out_and_are_retried(api_server: FakeApiServer, tmp_path: Path) -> None:
     path = list_path("Namespace")
     api_server.faults.delay[path] = 1.0
-    with pytest.raises(ClusterUnavailable, match="Namespace|namespaces|imeout|attempts"):
+    with pytest.raises(ClusterUnavailable, match=r"gave up after 2 attempts"):
         _source(api_server, tmp_path, retries=1, timeout_seconds=0.2, sleep=lambda s: None).read()
     assert api_server.requests[path] == 2
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import os
 import re
 import shutil
 import ssl
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import ClusterConfig
@@ -27,6 +29,7 @@ from exporter.metrics import (
     MetricsServer,
     NetfenceCollector,
     WebSettings,
+    exposition,
     new_registry,
 )
 from exporter.serving import Cluster, Service, SourceRead, manifests_reader
@@ -135,10 +138,15 @@ def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
         assert "last scheduled scan" in help_line
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus)")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None and os.environ.get("CI") != "true",
+    reason="needs promtool (Debian package prometheus; make test installs it)",
+)
 def test_output_passes_promtool() -> None:
     broken = ClusterMetrics(cluster="down", success=False, duration=3.0, errors={"scan": 2})
-    svc = Service([Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")])
+    svc = Service(
+        [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")]
+    )
     svc.scan("demo")
     text = _render(FULL, broken, *svc.metrics())
     proc = subprocess.run(
@@ -187,7 +195,9 @@ def test_a_failing_cluster_keeps_its_last_good_values() -> None:
 # -- HTTP ---------------------------------------------------------------------------------
 
 
-def _get(url: str, auth: str | None = None, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+def _get(
+    url: str, auth: str | None = None, context: ssl.SSLContext | None = None
+) -> tuple[int, str]:
     request = urllib.request.Request(url)
     if auth:
         request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
@@ -208,7 +218,7 @@ def demo_service() -> Service:
 
 def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServer]:
     server = MetricsServer(
-        new_registry(NetfenceCollector(svc.metrics, "t")),
+        exposition(svc.metrics, "t"),
         "127.0.0.1",
         0,
         healthy=svc.healthy,
@@ -237,7 +247,9 @@ def test_health_readiness_and_metrics(demo_service: Service) -> None:
 
 def test_readiness_grace() -> None:
     now = {"t": 0.0}
-    svc = Service([Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"])
+    svc = Service(
+        [Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"]
+    )
     assert not svc.ready()[0]
     now["t"] = 61
     ok, why = svc.ready()
@@ -269,3 +281,61 @@ def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
         assert _get(base + "/healthz", context=context)[0] == 200  # probes need no auth
         with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP refused
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+
+
+def test_exposition_is_cached_per_result_and_gzip_is_valid() -> None:
+    import gzip
+
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as parse_openmetrics,
+    )
+
+    results = [FULL]
+    expo = exposition(lambda: results, "t")
+    om_accept = "application/openmetrics-text;version=1.0.0"
+    body, ctype, zipped = expo.render(om_accept, None)
+    assert ctype.startswith("application/openmetrics-text") and not zipped
+    text = body.decode()
+    assert text.endswith("# EOF\n") and text.count("# EOF") == 1
+    names = {f.name for f in parse_openmetrics(text)}  # the strict OpenMetrics parser
+    assert {"netfence_namespaces", "netfence_scan_errors", "process_cpu_seconds"} <= names
+    zbody, _, zipped = expo.render(om_accept, "gzip, deflate")
+    assert zipped
+    cached_part = zbody[: zbody.index(b"\x1f\x8b", 2)]  # first gzip member: the cached part
+    assert gzip.decompress(zbody).decode().startswith(text.split("# HELP process_")[0])
+    again, _, _ = expo.render(om_accept, "gzip")
+    assert again.startswith(cached_part)  # netfence part served from the cache
+    results[0] = ClusterMetrics(cluster="prod", success=False)  # a new result
+    changed = gzip.decompress(expo.render(om_accept, "gzip")[0]).decode()
+    assert 'netfence_scan_success{cluster="prod"} 0.0' in changed
+    plain, ctype, _ = expo.render(None, None)
+    assert ctype.startswith("text/plain") and b"# EOF" not in plain
+
+
+@pytest.mark.parametrize("openmetrics", [False, True], ids=["text", "openmetrics"])
+def test_the_fast_renderer_writes_what_prometheus_client_writes(openmetrics: bool) -> None:
+    from prometheus_client.openmetrics.exposition import generate_latest as om_latest
+
+    from exporter.metrics.exposition import render_families
+
+    odd = Finding(Check.ALLOW_ALL_RULE, Severity.LOW, 'we"ird\\ns\nx', "o", "m")
+    results = [
+        dataclasses.replace(FULL, findings=(*FULL.findings, odd), duration=0.1 + 0.2),
+        ClusterMetrics(cluster="down", success=False, duration=1e22, errors={"scan": 3}),
+    ]
+    collector = NetfenceCollector(lambda: results, "9.9.9")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    expected = (om_latest if openmetrics else generate_latest)(registry)
+    assert render_families(collector.collect(), openmetrics) == expected
+
+
+def test_results_stay_the_same_objects_until_something_changes() -> None:
+    """/metrics caches on the identity of the results: they must not be rebuilt per scrape."""
+    svc = Service([Cluster("never", lambda: SourceRead([]), "t")])
+    first = svc.metrics()
+    assert [m.cluster for m in first] == ["never"] and not first[0].success
+    assert all(a is b for a, b in zip(first, svc.metrics(), strict=True))
+    svc.count("never", "scheduler")
+    (changed,) = svc.metrics()
+    assert changed is not first[0] and changed.errors["scheduler"] == 1

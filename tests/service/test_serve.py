@@ -160,3 +160,55 @@ def test_a_real_prometheus_scrapes_the_service(
         except subprocess.TimeoutExpired:
             prom.kill()
             prom.wait(timeout=10)
+
+
+def test_many_clusters_from_one_config_file_and_a_broken_one(tmp_path: Path) -> None:
+    """A live cluster (the fake API server), a manifests directory and an unreachable
+    cluster, from one netfence.yaml: the broken one never stops the others."""
+    from k8s_api_server import FakeApiServer
+
+    from exporter.config import load_config
+    from exporter.serving import Server
+    from exporter.sources.manifests import read_objects
+
+    raws, _ = read_objects([DEMO])
+    with FakeApiServer([r.obj for r in raws]) as api:
+        live = api.kubeconfig(tmp_path / "live.kubeconfig", context="live")
+        with FakeApiServer([]) as gone:
+            dead = gone.kubeconfig(tmp_path / "dead.kubeconfig", context="dead")
+        port = _free_port()
+        config_file = tmp_path / "netfence.yaml"
+        config_file.write_text(
+            f"""
+web: {{listen_address: "127.0.0.1:{port}"}}
+store: {{url: "sqlite:///{tmp_path / "h.db"}"}}
+scan: {{interval: 1h, jitter: 0s, retries: 1, timeout: 2s}}
+clusters:
+  - {{name: live, kubeconfig: {live}, context: live}}
+  - {{name: files, manifests: [{DEMO}]}}
+  - {{name: dead, kubeconfig: {dead}}}
+"""
+        )
+        server = Server(load_config({"config_file": str(config_file)}))
+        server.start()
+        try:
+            _wait(f"http://127.0.0.1:{port}/readyz")
+            body = _wait(f"http://127.0.0.1:{port}/metrics")
+        finally:
+            server.stop()
+    assert 'netfence_scan_success{cluster="live"} 1.0' in body
+    assert 'netfence_scan_success{cluster="files"} 1.0' in body
+    assert 'netfence_scan_success{cluster="dead"} 0.0' in body
+    assert 'netfence_namespaces{cluster="live"} 10.0' in body
+    assert 'netfence_namespaces{cluster="files"} 10.0' in body
+    assert 'netfence_namespaces{cluster="dead"}' not in body  # never scanned successfully
+    assert 'netfence_scan_errors_total{cluster="dead",stage="scan"} 1.0' in body
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}", clock=time.time)
+    try:
+        assert {s.cluster: s.success for s in store.scans()} == {
+            "live": True,
+            "files": True,
+            "dead": False,
+        }
+    finally:
+        store.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from exporter.serving import Cluster, Service, SourceRead, manifests_reader, policy_digests
 from exporter.config import ClusterConfig
+from exporter.serving import Cluster, Service, SourceRead, manifests_reader, policy_digests
 from exporter.sources.manifests import read_objects
 from exporter.store import (
     SCHEMA_VERSION,
@@ -104,7 +104,9 @@ def test_retention_prunes_old_scans(store_url: str) -> None:
         # children went with their scans
         engine = create_engine(engine_url(store_url))
         with engine.connect() as conn:
-            left = conn.execute(text("SELECT COUNT(DISTINCT scan_id) FROM scan_namespaces")).scalar()
+            left = conn.execute(
+                text("SELECT COUNT(DISTINCT scan_id) FROM scan_namespaces")
+            ).scalar()
         engine.dispose()
         assert left == 2
     finally:
@@ -120,12 +122,10 @@ def test_concurrent_writers(store_url: str) -> None:
         try:
             for i in range(5):
                 store.record(_record(cluster, float(i), namespaces=20))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [
-        threading.Thread(target=write, args=(stores[i % 3], f"c{i}")) for i in range(6)
-    ]
+    threads = [threading.Thread(target=write, args=(stores[i % 3], f"c{i}")) for i in range(6)]
     for t in threads:
         t.start()
     for t in threads:

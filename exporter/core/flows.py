@@ -1,0 +1,736 @@
+"""Verdict aggregation over decoded Hubble flows (standard library only, no gRPC).
+
+The Hubble source (`exporter.sources.hubble`) decodes each flow and calls one of
+`Aggregator.connection` (policy-verdict events, event type 5: one per connection and
+enforcing endpoint), `Aggregator.drop` (drop events, type 1: one per dropped packet) or
+`Aggregator.l7` (L7 access-log requests, type 129) with plain ints and strings. The hot
+path is one dict increment keyed by a tuple; everything else (label bounding, the
+cross-namespace matrix, hourly roll-ups, joins with the static scan) happens when a
+snapshot is taken or on `tick`, a few times a minute.
+
+Threading: one consumer thread calls `connection`/`drop`/`l7`/`lost`/`tick`; any thread
+may call `snapshot`. Copies of the counters are taken under a lock that `tick` also
+holds while it moves closed hours out, so a scrape never sees a flow twice or not at all.
+
+Semantics (docs/hubble.md):
+- `namespace`/`workload` are those of the endpoint that enforced the verdict: the
+  destination for ingress, the source for egress (ARCHITECTURE.md, metric contract).
+- `policy` is the named deny policy for POLICY_DENY (181), `default-deny` for
+  POLICY_DENIED (133, no rule allowed it: attributable only to the policies that
+  isolate the endpoint, which `netfence explain` lists), the first allowing policy for
+  forwarded/redirected verdicts when Cilium names one (>= 1.15), else "".
+- Label cardinality is bounded: per namespace only the top N workloads and policies
+  (by flows so far) get their own label; the rest is counted under `other`. Admission is
+  sticky and counters stay monotonic (what was counted under `other` stays there).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_DENY",
+    "DIRECTIONS",
+    "DROP_REASONS",
+    "EVENT_DROP",
+    "EVENT_L7",
+    "EVENT_POLICY_VERDICT",
+    "LOST_EVENT_SOURCES",
+    "OTHER",
+    "VERDICTS",
+    "Aggregator",
+    "FlowSnapshot",
+    "FlowsConfig",
+    "ResumeWindow",
+    "RollupRow",
+    "default_deny_disagreements",
+    "peer_category",
+    "pod_workload",
+    "reserved_peer",
+    "unused_exposures",
+]
+
+EVENT_DROP = 1
+EVENT_POLICY_VERDICT = 5
+EVENT_L7 = 129
+
+VERDICTS = {
+    0: "unknown",
+    1: "forwarded",
+    2: "dropped",
+    3: "error",
+    4: "audit",
+    5: "redirected",
+    6: "traced",
+    7: "translated",
+}
+FORWARDED, DROPPED, AUDIT, REDIRECTED = 1, 2, 4, 5
+DIRECTIONS = {0: "unknown", 1: "ingress", 2: "egress"}
+INGRESS, EGRESS = 1, 2
+POLICY_DENIED, POLICY_DENY = 133, 181
+MATCH_ALL = 4
+"""policy_match_type 4: an allow-all rule (wildcard L3 and L4) matched."""
+DROP_REASONS = {
+    0: "DROP_REASON_UNKNOWN",
+    130: "INVALID_SOURCE_MAC",
+    131: "INVALID_DESTINATION_MAC",
+    132: "INVALID_SOURCE_IP",
+    133: "POLICY_DENIED",
+    134: "INVALID_PACKET_DROPPED",
+    135: "CT_TRUNCATED_OR_INVALID_HEADER",
+    136: "CT_MISSING_TCP_ACK_FLAG",
+    137: "CT_UNKNOWN_L4_PROTOCOL",
+    139: "UNSUPPORTED_L3_PROTOCOL",
+    140: "MISSED_TAIL_CALL",
+    142: "UNKNOWN_L4_PROTOCOL",
+    150: "UNKNOWN_L3_TARGET_ADDRESS",
+    151: "STALE_OR_UNROUTABLE_IP",
+    155: "CT_MAP_INSERTION_FAILED",
+    157: "IP_FRAGMENTATION_NOT_SUPPORTED",
+    158: "SERVICE_BACKEND_NOT_FOUND",
+    160: "NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT",
+    163: "UNKNOWN_CONNECTION_TRACKING_STATE",
+    165: "NO_CONFIGURATION_AVAILABLE_TO_PERFORM_POLICY_DECISION",
+    169: "FIB_LOOKUP_FAILED",
+    171: "INVALID_IDENTITY",
+    172: "UNKNOWN_SENDER",
+    174: "IS_A_CLUSTERIP",
+    176: "FORBIDDEN_ICMPV6_MESSAGE",
+    177: "DENIED_BY_LB_SRC_RANGE_CHECK",
+    181: "POLICY_DENY",
+    182: "VLAN_FILTERED",
+    189: "AUTH_REQUIRED",
+    194: "NO_EGRESS_GATEWAY",
+    195: "UNENCRYPTED_TRAFFIC",
+    196: "TTL_EXCEEDED",
+    197: "NO_NODE_ID",
+    198: "DROP_RATE_LIMITED",
+    202: "DROP_HOST_NOT_READY",
+    203: "DROP_EP_NOT_READY",
+    204: "DROP_NO_EGRESS_IP",
+    205: "DROP_PUNT_PROXY",
+}
+LOST_EVENT_SOURCES = {
+    0: "unknown",
+    1: "perf_event_ring_buffer",
+    2: "observer_events_queue",
+    3: "hubble_ring_buffer",
+}
+DEFAULT_DENY = "default-deny"
+OTHER = "other"
+HOUR = 3600
+
+# Reserved identities (cilium pkg/identity/numericidentity.go) -> peer label value.
+# Namespaces cannot contain ":", so these never collide with a namespace name.
+_RESERVED_IDS = {
+    1: "reserved:host",
+    2: "reserved:world",
+    3: "reserved:unmanaged",
+    4: "reserved:health",
+    5: "reserved:init",
+    6: "reserved:remote-node",
+    7: "reserved:kube-apiserver",
+    8: "reserved:ingress",
+    9: "reserved:world",
+    10: "reserved:world",
+}
+_CIDR_IDENTITY_BIT = 1 << 24
+
+
+def reserved_peer(identity: int, labels: Iterable[str]) -> str:
+    """The peer label value of an endpoint without a namespace (host, world, ...).
+
+    Any `reserved:world*` label means the internet (dual-stack clusters use world-ipv4 /
+    world-ipv6, CIDR identities carry it next to their `cidr:` labels)."""
+    name = _RESERVED_IDS.get(identity)
+    if name is not None:
+        return name
+    first = ""
+    for label in labels:
+        if label.startswith("reserved:world"):
+            return "reserved:world"
+        if not first and label.startswith("reserved:"):
+            first = label
+    if first:
+        return first
+    return "reserved:cidr" if identity & _CIDR_IDENTITY_BIT else "reserved:unknown"
+
+
+_POD_SUFFIX = re.compile(r"^(?P<base>.+?)(?:-[0-9a-f]{8,10}|-[bcdfghjklmnpqrstvwxz2456789]{6,10})?-[a-z0-9]{5}$")
+_STATEFUL = re.compile(r"^(?P<base>.+)-\d+$")
+
+
+@lru_cache(maxsize=65_536)
+def pod_workload(pod_name: str) -> str:
+    """Best-effort workload name of a pod when Hubble sends no `workloads` (Cilium before
+    1.10): strips the ReplicaSet hash and pod suffix (`web-7f9c6d8b5-x2x7q` -> `web`),
+    a DaemonSet/Job suffix (`node-local-dns-88zrp` -> `node-local-dns`) or a StatefulSet
+    ordinal (`db-0` -> `db`)."""
+    m = _POD_SUFFIX.match(pod_name) or _STATEFUL.match(pod_name)
+    return m.group("base") if m else pod_name
+
+
+# -- hot path keys ------------------------------------------------------------------------
+# One dict for all three event kinds:
+#   (kind, hour, namespace, workload, direction, verdict, detail, attribution, peer) -> n
+# kind 5 (connection): detail = drop reason when dropped, else policy_match_type;
+#                      attribution = policy ("" when none)
+# kind 1 (drop):       verdict = 2, detail = drop reason, attribution = ""
+# kind 129 (l7):       detail = 0, attribution = L7 protocol ("http", "dns", "kafka", "")
+Key = tuple[int, int, str, str, int, int, int, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowsConfig:
+    cluster: str
+    shard: str = "0"
+    """Label of this consumer process when a cluster's stream is split (docs/hubble.md)."""
+    top_n: int = 20
+    """Workloads and policies per namespace with their own label; the rest is `other`."""
+    namespace_ttl_seconds: float = 86_400.0
+    """Series of a namespace without flows for this long are dropped."""
+    rollup_grace_seconds: float = 300.0
+    """An hour is rolled up into the store this long after it ended (late flows)."""
+    signal_window_seconds: float = 86_400.0
+    """Window of `default_deny_disagreements`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """One hour of one series, for the store (adds up: late flows give a second row)."""
+
+    hour: int
+    """Start of the hour, seconds since the epoch."""
+    kind: str
+    """connection | drop | l7"""
+    namespace: str
+    direction: str
+    verdict: str
+    reason: str
+    policy: str
+    peer: str
+    """The other side: its namespace, or reserved:world, reserved:host, ..."""
+    count: int
+
+
+_KIND_NAMES = {EVENT_POLICY_VERDICT: "connection", EVENT_DROP: "drop", EVENT_L7: "l7"}
+
+Labels = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSnapshot:
+    """Counters since the process started (monotonic), bounded labels. Label tuples are
+    in the order of the `*_LABELS` constants below; cluster and shard are implied."""
+
+    cluster: str
+    shard: str
+    policy_verdicts: Mapping[Labels, int] = field(default_factory=dict)
+    denied: Mapping[Labels, int] = field(default_factory=dict)
+    workload_verdicts: Mapping[Labels, int] = field(default_factory=dict)
+    dropped_packets: Mapping[Labels, int] = field(default_factory=dict)
+    l7: Mapping[Labels, int] = field(default_factory=dict)
+    namespace_matrix: Mapping[Labels, int] = field(default_factory=dict)
+    lost_events: Mapping[str, int] = field(default_factory=dict)
+    flows: int = 0
+    """Events counted (connections + drops + L7 requests)."""
+    ignored: int = 0
+    """Events received that are not counted (other types, L7 responses)."""
+
+
+    def to_json(self) -> dict[str, object]:
+        """Stable JSON form (`netfence flows replay -o json`): one list per family, each
+        row its labels plus `count`, sorted by labels."""
+
+        def rows(data: Mapping[Labels, int], names: tuple[str, ...]) -> list[dict[str, object]]:
+            return [{**dict(zip(names, k, strict=True)), "count": v} for k, v in sorted(data.items())]
+
+        return {
+            "cluster": self.cluster,
+            "shard": self.shard,
+            "flows": self.flows,
+            "ignored": self.ignored,
+            "policy_verdicts": rows(self.policy_verdicts, POLICY_VERDICTS_LABELS),
+            "denied": rows(self.denied, DENIED_LABELS),
+            "workload_verdicts": rows(self.workload_verdicts, WORKLOAD_VERDICTS_LABELS),
+            "dropped_packets": rows(self.dropped_packets, DROPPED_PACKETS_LABELS),
+            "l7": rows(self.l7, L7_LABELS),
+            "namespace_matrix": rows(self.namespace_matrix, MATRIX_LABELS),
+            "lost_events": dict(sorted(self.lost_events.items())),
+        }
+
+
+POLICY_VERDICTS_LABELS = ("namespace", "direction", "verdict")
+DENIED_LABELS = ("namespace", "direction", "reason", "policy")
+WORKLOAD_VERDICTS_LABELS = ("namespace", "workload", "direction", "verdict", "policy")
+DROPPED_PACKETS_LABELS = ("namespace", "workload", "direction", "reason")
+L7_LABELS = ("namespace", "workload", "direction", "verdict", "protocol")
+MATRIX_LABELS = ("source_namespace", "destination_namespace", "direction", "verdict")
+
+
+class _Bounded:
+    """Maps full-resolution counters onto bounded labels, keeping every output monotonic.
+
+    Each full key is mapped to a label tuple; when the mapping of a key changes (its
+    workload or policy was admitted), what it had counted so far stays with the old
+    label (`frozen`) and the new label counts from there (`base`)."""
+
+    __slots__ = ("frozen", "mapped")
+
+    def __init__(self) -> None:
+        self.mapped: dict[Key, tuple[Labels, int]] = {}
+        self.frozen: dict[Labels, int] = {}
+
+    def add(self, out: dict[Labels, int], key: Key, labels: Labels, count: int) -> None:
+        prev = self.mapped.get(key)
+        if prev is None:
+            self.mapped[key] = (labels, 0)
+            base = 0
+        elif prev[0] != labels:
+            old, base = prev
+            self.frozen[old] = self.frozen.get(old, 0) + count - base
+            base = count
+            self.mapped[key] = (labels, base)
+        else:
+            base = prev[1]
+        if count - base:
+            out[labels] = out.get(labels, 0) + count - base
+
+    def finish(self, out: dict[Labels, int]) -> dict[Labels, int]:
+        for labels, n in self.frozen.items():
+            out[labels] = out.get(labels, 0) + n
+        return out
+
+    def forget(self, namespaces: set[str]) -> None:
+        self.mapped = {k: v for k, v in self.mapped.items() if k[2] not in namespaces}
+        self.frozen = {k: v for k, v in self.frozen.items() if k[0] not in namespaces}
+
+
+class Aggregator:
+    def __init__(self, config: FlowsConfig) -> None:
+        self.config = config
+        self._counts: dict[Key, int] = {}
+        """Open hours (not yet rolled up)."""
+        self._totals: dict[Key, int] = {}
+        """Closed hours, with the hour set to 0."""
+        self._lost: dict[int, int] = {}
+        self._ignored = 0
+        self._lock = threading.Lock()
+        self._snap_lock = threading.Lock()
+        self._rollups: list[RollupRow] = []
+        self._last_used: dict[tuple[str, str, str], int] = {}
+        """(namespace, workload, peer) -> end of the last hour with an admitted ingress."""
+        self._signals: dict[tuple[int, str, str], int] = {}
+        """(hour, namespace, direction) -> connections forwarded by allow-all or audit."""
+        self._ns_seen: dict[str, float] = {}
+        self._ns_counts: dict[str, int] = {}
+        self._forget: set[str] = set()
+        self._admitted_workloads: dict[str, set[str]] = {}
+        self._admitted_policies: dict[str, set[str]] = {}
+        self._bounded: dict[str, _Bounded] = {}
+
+    # -- hot path (consumer thread) ------------------------------------------------------
+
+    def connection(
+        self,
+        seconds: int,
+        namespace: str,
+        workload: str,
+        direction: int,
+        verdict: int,
+        detail: int,
+        policy: str,
+        peer: str,
+    ) -> None:
+        """A policy-verdict event. `detail`: the drop reason when dropped, else the
+        policy_match_type. `peer`: the other side's namespace or `reserved_peer(...)`."""
+        key = (5, seconds // HOUR, namespace, workload, direction, verdict, detail, policy, peer)
+        c = self._counts
+        c[key] = c.get(key, 0) + 1
+
+    def drop(
+        self, seconds: int, namespace: str, workload: str, direction: int, reason: int, peer: str
+    ) -> None:
+        """A drop event (one per dropped packet)."""
+        key = (1, seconds // HOUR, namespace, workload, direction, DROPPED, reason, "", peer)
+        c = self._counts
+        c[key] = c.get(key, 0) + 1
+
+    def l7(
+        self,
+        seconds: int,
+        namespace: str,
+        workload: str,
+        direction: int,
+        verdict: int,
+        protocol: str,
+        peer: str,
+    ) -> None:
+        """An L7 request record (responses are not counted: one verdict per request)."""
+        key = (129, seconds // HOUR, namespace, workload, direction, verdict, 0, protocol, peer)
+        c = self._counts
+        c[key] = c.get(key, 0) + 1
+
+    def ignore(self, n: int = 1) -> None:
+        self._ignored += n
+
+    def lost(self, source: int, events: int) -> None:
+        """Relay or Hubble reported `events` lost (ring buffer overrun, queue full)."""
+        self._lost[source] = self._lost.get(source, 0) + events
+
+    # -- maintenance (consumer thread) ---------------------------------------------------
+
+    def forget_namespaces(self, namespaces: Iterable[str]) -> None:
+        """Namespaces deleted from the cluster (from a scan): their series go at `tick`.
+        Safe from any thread."""
+        self._forget = self._forget | set(namespaces)
+
+    def tick(self, now: float) -> None:
+        """Roll up closed hours, expire idle or deleted namespaces. Consumer thread only."""
+        closed_before = int((now - self.config.rollup_grace_seconds) // HOUR)
+        closed = [k for k in self._counts if k[1] < closed_before]
+        forget, self._forget = self._forget, set()
+        ttl = self.config.namespace_ttl_seconds
+        forget |= {ns for ns, seen in self._ns_seen.items() if now - seen > ttl}
+        if not closed and not forget:
+            return
+        with self._lock:
+            rows = self._close(closed)
+            if forget:
+                self._drop_namespaces(forget)
+        self._rollups.extend(rows)
+
+    def _close(self, keys: list[Key]) -> list[RollupRow]:
+        rows: dict[tuple[int, str, str, str, str, str, str, str], int] = {}
+        totals = self._totals
+        for key in keys:
+            n = self._counts.pop(key)
+            kind, hour, ns, wl, direction, verdict, detail, attribution, peer = key
+            total_key = (kind, 0, ns, wl, direction, verdict, detail, attribution, peer)
+            totals[total_key] = totals.get(total_key, 0) + n
+            reason = DROP_REASONS.get(detail, str(detail)) if verdict == DROPPED else ""
+            policy = attribution if kind != EVENT_L7 else ""
+            row_key = (
+                hour,
+                _KIND_NAMES[kind],
+                ns,
+                DIRECTIONS.get(direction, "unknown"),
+                VERDICTS.get(verdict, str(verdict)),
+                reason,
+                policy,
+                peer,
+            )
+            rows[row_key] = rows.get(row_key, 0) + n
+            self._observe_hour(key, n)
+        return [RollupRow(k[0] * HOUR, *k[1:], count=n) for k, n in sorted(rows.items())]
+
+    def _observe_hour(self, key: Key, n: int) -> None:
+        kind, hour, ns, wl, direction, verdict, detail, _attr, peer = key
+        if kind != EVENT_POLICY_VERDICT or verdict == DROPPED:
+            return
+        if direction == INGRESS:
+            used = (ns, wl, peer)
+            end = (hour + 1) * HOUR
+            if self._last_used.get(used, 0) < end:
+                self._last_used[used] = end
+        if verdict == AUDIT or detail == MATCH_ALL:
+            sig = (hour, ns, DIRECTIONS.get(direction, "unknown"))
+            self._signals[sig] = self._signals.get(sig, 0) + n
+
+    def _drop_namespaces(self, namespaces: set[str]) -> None:
+        self._totals = {k: v for k, v in self._totals.items() if k[2] not in namespaces}
+        self._counts = {k: v for k, v in self._counts.items() if k[2] not in namespaces}
+        self._last_used = {k: v for k, v in self._last_used.items() if k[0] not in namespaces}
+        self._signals = {k: v for k, v in self._signals.items() if k[1] not in namespaces}
+        with self._snap_lock:
+            for ns in namespaces:
+                self._ns_seen.pop(ns, None)
+                self._ns_counts.pop(ns, None)
+                self._admitted_workloads.pop(ns, None)
+                self._admitted_policies.pop(ns, None)
+            for bounded in self._bounded.values():
+                bounded.forget(namespaces)
+
+    def take_rollups(self) -> list[RollupRow]:
+        """Rows of the hours closed since the last call (for the store). Any thread."""
+        rows, self._rollups = self._rollups, []
+        return rows
+
+    def flush(self) -> None:
+        """Close every open hour now (end of a replay, shutdown)."""
+        with self._lock:
+            rows = self._close(list(self._counts))
+        self._rollups.extend(rows)
+
+    # -- reading (any thread) ------------------------------------------------------------
+
+    def _merged(self) -> dict[Key, int]:
+        with self._lock:
+            counts = self._counts.copy()
+            merged = self._totals.copy()
+        for (kind, _h, *rest), n in counts.items():
+            key = (kind, 0, *rest)
+            merged[key] = merged.get(key, 0) + n  # type: ignore[index]
+        return merged
+
+    def last_used(self) -> dict[tuple[str, str, str], int]:
+        """(namespace, workload, peer) -> end of the last hour (epoch seconds) in which an
+        ingress connection to the workload from that peer was admitted."""
+        with self._lock:
+            used = dict(self._last_used)
+            open_keys = list(self._counts)
+        for kind, hour, ns, wl, direction, verdict, _d, _a, peer in open_keys:
+            if kind == EVENT_POLICY_VERDICT and direction == INGRESS and verdict != DROPPED:
+                end = (hour + 1) * HOUR
+                if used.get((ns, wl, peer), 0) < end:
+                    used[(ns, wl, peer)] = end
+        return used
+
+    def signals(self, now: float) -> dict[tuple[str, str], int]:
+        """(namespace, direction) -> connections admitted by an allow-all rule or in audit
+        mode during the signal window (input of `default_deny_disagreements`)."""
+        since = int((now - self.config.signal_window_seconds) // HOUR)
+        with self._lock:
+            sig = {k: v for k, v in self._signals.items() if k[0] >= since}
+            counts = [(k, v) for k, v in self._counts.items() if k[1] >= since]
+        out: dict[tuple[str, str], int] = {}
+        for (_h, ns, direction), n in sig.items():
+            out[(ns, direction)] = out.get((ns, direction), 0) + n
+        for (kind, _h, ns, _w, direction, verdict, detail, _a, _p), n in counts:
+            if kind == EVENT_POLICY_VERDICT and verdict != DROPPED:
+                if verdict == AUDIT or detail == MATCH_ALL:
+                    key = (ns, DIRECTIONS.get(direction, "unknown"))
+                    out[key] = out.get(key, 0) + n
+        return out
+
+    def snapshot(self, now: float) -> FlowSnapshot:
+        merged = self._merged()
+        with self._snap_lock:
+            return self._snapshot(merged, now)
+
+    def _snapshot(self, merged: dict[Key, int], now: float) -> FlowSnapshot:
+        top_n = self.config.top_n
+        ns_counts: dict[str, int] = {}
+        wl_counts: dict[str, dict[str, int]] = {}
+        pol_counts: dict[str, dict[str, int]] = {}
+        for key, n in merged.items():
+            ns, wl, attribution = key[2], key[3], key[7]
+            ns_counts[ns] = ns_counts.get(ns, 0) + n
+            per = wl_counts.setdefault(ns, {})
+            per[wl] = per.get(wl, 0) + n
+            if key[0] == EVENT_POLICY_VERDICT and attribution and attribution != DEFAULT_DENY:
+                pp = pol_counts.setdefault(ns, {})
+                pp[attribution] = pp.get(attribution, 0) + n
+        for ns, n in ns_counts.items():
+            if self._ns_counts.get(ns) != n:
+                self._ns_counts[ns] = n
+                self._ns_seen[ns] = now
+            elif ns not in self._ns_seen:
+                self._ns_seen[ns] = now
+        _admit(self._admitted_workloads, wl_counts, top_n)
+        _admit(self._admitted_policies, pol_counts, top_n)
+
+        def wl_label(ns: str, wl: str) -> str:
+            return wl if not wl or wl in self._admitted_workloads.get(ns, ()) else OTHER
+
+        def pol_label(ns: str, pol: str) -> str:
+            if not pol or pol == DEFAULT_DENY or pol in self._admitted_policies.get(ns, ()):
+                return pol
+            return OTHER
+
+        b = self._bounded
+        denied_b = b.setdefault("denied", _Bounded())
+        wv_b = b.setdefault("workload_verdicts", _Bounded())
+        dp_b = b.setdefault("dropped_packets", _Bounded())
+        l7_b = b.setdefault("l7", _Bounded())
+        policy_verdicts: dict[Labels, int] = {}
+        denied: dict[Labels, int] = {}
+        workload_verdicts: dict[Labels, int] = {}
+        dropped: dict[Labels, int] = {}
+        l7: dict[Labels, int] = {}
+        matrix: dict[Labels, int] = {}
+        flows = 0
+        for key, n in merged.items():
+            kind, _h, ns, wl, direction, verdict, detail, attribution, peer = key
+            flows += n
+            dname = DIRECTIONS.get(direction, "unknown")
+            vname = VERDICTS.get(verdict, str(verdict))
+            if kind == EVENT_POLICY_VERDICT:
+                pv = (ns, dname, vname)
+                policy_verdicts[pv] = policy_verdicts.get(pv, 0) + n
+                pol = pol_label(ns, attribution)
+                if verdict == DROPPED:
+                    reason = DROP_REASONS.get(detail, str(detail))
+                    denied_b.add(denied, key, (ns, dname, reason, pol), n)
+                wv_b.add(workload_verdicts, key, (ns, wl_label(ns, wl), dname, vname, pol), n)
+                src, dst = (peer, ns) if direction == INGRESS else (ns, peer)
+                mk = (src, dst, dname, vname)
+                matrix[mk] = matrix.get(mk, 0) + n
+            elif kind == EVENT_DROP:
+                reason = DROP_REASONS.get(detail, str(detail))
+                dp_b.add(dropped, key, (ns, wl_label(ns, wl), dname, reason), n)
+            else:
+                l7_b.add(l7, key, (ns, wl_label(ns, wl), dname, vname, attribution), n)
+        return FlowSnapshot(
+            cluster=self.config.cluster,
+            shard=self.config.shard,
+            policy_verdicts=policy_verdicts,
+            denied=denied_b.finish(denied),
+            workload_verdicts=wv_b.finish(workload_verdicts),
+            dropped_packets=dp_b.finish(dropped),
+            l7=l7_b.finish(l7),
+            namespace_matrix=matrix,
+            lost_events={LOST_EVENT_SOURCES.get(s, str(s)): n for s, n in self._lost.items()},
+            flows=flows,
+            ignored=self._ignored,
+        )
+
+
+def _admit(admitted: dict[str, set[str]], counts: dict[str, dict[str, int]], top_n: int) -> None:
+    """Sticky top-N: free slots go to the busiest names not admitted yet."""
+    for ns, per in counts.items():
+        have = admitted.setdefault(ns, set())
+        if len(have) >= top_n:
+            continue
+        for name, _n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])):
+            if len(have) >= top_n:
+                break
+            if name and name != OTHER:
+                have.add(name)
+
+
+# -- joins with the static analysis ---------------------------------------------------------
+
+
+class ExposureLike(Protocol):
+    """What `unused_exposures` needs of `exporter.core.exposure.Exposure`."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def permitted(self) -> bool: ...
+    @property
+    def workloads(self) -> tuple[str, ...]: ...
+
+
+INTERNET_PEERS = frozenset({"reserved:world", "reserved:host", "reserved:remote-node"})
+"""Sources that count as use of an internet exposure: the internet itself, and the nodes
+(LoadBalancer / NodePort traffic SNATed to the node with externalTrafficPolicy Cluster)."""
+
+
+def peer_category(
+    namespace: str, peer: str, controller_namespaces: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """The exposure categories that an admitted ingress connection from `peer` to a
+    workload in `namespace` exercises."""
+    if peer == namespace:
+        return frozenset()
+    if peer in INTERNET_PEERS:
+        return frozenset({"internet"})
+    if peer == "reserved:ingress":
+        return frozenset({"ingress", "gateway"})
+    if peer.startswith("reserved:"):
+        return frozenset()
+    cats = {"other_namespaces", "all_namespaces"}
+    if peer in controller_namespaces:
+        cats |= {"ingress", "gateway"}
+    return frozenset(cats)
+
+
+def _workload_name(workload_id: str) -> str:
+    """`ns/name[Kind]` (core.model.Workload.id) -> `name` (Hubble's workload name)."""
+    name = workload_id.split("/", 1)[-1]
+    return name.split("[", 1)[0]
+
+
+def unused_exposures(
+    exposures: Iterable[ExposureLike],
+    last_used: Mapping[tuple[str, str, str], int],
+    now: float,
+    days: float,
+    controller_namespaces: frozenset[str] = frozenset(),
+) -> dict[tuple[str, str], int]:
+    """(namespace, category) -> permitted exposures that no admitted ingress connection
+    used in the last `days` days (flows are matched on the enforcing workload's name)."""
+    since = now - days * 86_400
+    used: set[tuple[str, str, str]] = set()
+    for (ns, wl, peer), end in last_used.items():
+        if end >= since:
+            for cat in peer_category(ns, peer, controller_namespaces):
+                used.add((ns, wl, cat))
+    out: dict[tuple[str, str], int] = {}
+    for e in exposures:
+        if not e.permitted:
+            continue
+        cat = str(e.category)
+        names = [_workload_name(w) for w in e.workloads]
+        key = (e.namespace, cat)
+        out.setdefault(key, 0)
+        if not any((e.namespace, n, cat) in used for n in names):
+            out[key] += 1
+    return out
+
+
+def default_deny_disagreements(
+    default_deny: Mapping[tuple[str, str], bool], signals: Mapping[tuple[str, str], int]
+) -> dict[tuple[str, str], int]:
+    """(namespace, direction) -> connections the datapath admitted with an allow-all rule
+    or in policy-audit mode where the scan says default-deny is in force: a sign that the
+    scan and the datapath disagree (missing policy kinds, audit mode, stale scan).
+    Every default-deny namespace/direction is present (0 when they agree)."""
+    return {
+        (ns, direction): signals.get((ns, direction), 0)
+        for (ns, direction), deny in default_deny.items()
+        if deny
+    }
+
+
+# -- reconnects ---------------------------------------------------------------------------
+
+
+class ResumeWindow:
+    """De-duplication across reconnects: resume `seconds` before the newest event seen
+    and skip the events whose uuid was already counted.
+
+    Relay merges per-node streams with a short sort buffer, so events can arrive a little
+    out of order; resuming a few seconds early (instead of at the newest time exactly)
+    makes a reconnect lose nothing, and the uuid window makes it count nothing twice.
+    Events without uuid (Cilium before 1.11) are keyed by time and node instead."""
+
+    __slots__ = ("_order", "_seen", "max_entries", "newest", "seconds")
+
+    def __init__(self, seconds: int = 5, max_entries: int = 2_000_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.newest = 0
+        self._seen: set[object] = set()
+        self._order: deque[tuple[int, object]] = deque()
+
+    def duplicate(self, key: object, seconds: int) -> bool:
+        """True if `key` was seen already; else remembers it."""
+        seen = self._seen
+        if key in seen:
+            return True
+        seen.add(key)
+        order = self._order
+        order.append((seconds, key))
+        if seconds > self.newest:
+            self.newest = seconds
+            horizon = seconds - self.seconds
+            while order and order[0][0] < horizon:
+                seen.discard(order.popleft()[1])
+        if len(order) > self.max_entries:
+            seen.discard(order.popleft()[1])
+        return False
+
+    def resume_since(self) -> int | None:
+        """`since` for the next GetFlows (epoch seconds), None before the first event."""
+        return self.newest - self.seconds if self.newest else None

@@ -1,0 +1,232 @@
+"""RelayStream against a real gRPC server implementing observer.Observer (our proto):
+recorded and generated flows, a connection dropped mid-stream, lost events, TLS/mTLS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from observer_server import FlowGenerator, ObserverServer, Script, lost
+
+from exporter.core.flows import Aggregator, FlowSnapshot, FlowsConfig, ResumeWindow
+from exporter.sources.hubble import FlowHandler, HubbleTarget, RelayStream, replay
+from exporter.sources.hubble._pb.observer import observer_pb2
+from exporter.sources.hubble.replay import ReplayResult, read_events
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLOCK = 1_700_000_000.0
+
+
+def _expected(responses: list[observer_pb2.GetFlowsResponse]) -> FlowSnapshot:
+    agg = Aggregator(FlowsConfig("test"))
+    handler = FlowHandler(agg)
+    for r in responses:
+        handler.response(r)
+    return agg.snapshot(CLOCK)
+
+
+def _counted(responses: list[observer_pb2.GetFlowsResponse]) -> int:
+    """Independent of the decoder: events of the three counted kinds (L7: requests)."""
+    n = 0
+    for r in responses:
+        if not r.HasField("flow"):
+            continue
+        t = r.flow.event_type.type
+        n += t in (1, 5) or (t == 129 and r.flow.l7.type == 1)
+    return n
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+class Running:
+    def __init__(self, stream: RelayStream) -> None:
+        self.stream = stream
+        self.thread = threading.Thread(target=stream.run, daemon=True)
+
+    def __enter__(self) -> RelayStream:
+        self.thread.start()
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.stop()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def _stream(address: str, agg: Aggregator, **kw: object) -> RelayStream:
+    return RelayStream(
+        HubbleTarget(address),
+        FlowHandler(agg, ResumeWindow(seconds=5)),
+        backoff_base=0.01,
+        backoff_max=0.05,
+        clock=lambda: CLOCK,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def generated() -> list[observer_pb2.GetFlowsResponse]:
+    return FlowGenerator(seed=11).flows(6000, per_second=200, disorder=2)
+
+
+@pytest.mark.parametrize("single_threaded", [True, False])
+def test_counts_are_exact_across_dropped_connections(
+    generated: list[observer_pb2.GetFlowsResponse], single_threaded: bool
+) -> None:
+    responses = list(generated)
+    responses.insert(100, lost(1, 7))
+    responses.insert(4000, lost(3, 2))
+    script = Script(responses, abort_after=[1500, 2500, None])
+    agg = Aggregator(FlowsConfig("test"))
+    with ObserverServer(script).start() as server, Running(
+        _stream(server.address, agg, single_threaded=single_threaded)
+    ) as stream:
+        _wait(lambda: server.connections >= 3 and server.backlog_done.is_set())
+        _wait(lambda: agg.snapshot(CLOCK).flows == _counted(generated))
+        assert stream.up
+        assert stream.connects == 3
+    snap = agg.snapshot(CLOCK)
+    expected = _expected(generated)
+    assert snap.flows == expected.flows == _counted(generated)
+    assert snap.policy_verdicts == expected.policy_verdicts
+    assert snap.denied == expected.denied
+    assert snap.dropped_packets == expected.dropped_packets
+    assert snap.l7 == expected.l7
+    assert snap.namespace_matrix == expected.namespace_matrix
+    # Resent events were skipped, lost events counted once per connection that sent them.
+    assert server.sent_total > len(generated)
+    assert snap.lost_events["perf_event_ring_buffer"] >= 7
+    # Every request followed, asked only for the counted event types, and resumed.
+    first, *resumed = server.requests
+    assert first.follow and not first.HasField("since")
+    assert sorted(e.type for f in first.whitelist for e in f.event_type) == [1, 5, 129]
+    assert all(r.HasField("since") for r in resumed)
+
+
+def test_recorded_flows_stream_like_the_replay() -> None:
+    result = ReplayResult()
+    paths = sorted(FIXTURES.rglob("*.json*"))
+    events = list(read_events(paths, result))
+    responses = [observer_pb2.GetFlowsResponse.FromString(e.SerializeToString()) for e in events]
+    agg = Aggregator(FlowsConfig("test"))
+    with ObserverServer(Script(responses)).start() as server, Running(
+        _stream(server.address, agg)
+    ):
+        _wait(server.backlog_done.is_set)
+        _wait(lambda: agg.snapshot(CLOCK).flows >= 468 - 2)
+    replayed = Aggregator(FlowsConfig("test"))
+    replay(paths, FlowHandler(replayed))
+    got, want = agg.snapshot(CLOCK), replayed.snapshot(CLOCK)
+    # The two exporter-file drops have no event_type: the server-side filter drops them.
+    assert got.policy_verdicts == want.policy_verdicts
+    assert got.l7 == want.l7
+    assert got.flows == want.flows - 2
+
+
+def test_hubble_up_follows_the_server() -> None:
+    agg = Aggregator(FlowsConfig("test"))
+    server = ObserverServer(Script([])).start()
+    port = server.port
+    with Running(_stream(server.address, agg)) as stream:
+        _wait(lambda: stream.up)
+        server.stop()
+        _wait(lambda: not stream.up)
+        assert stream.last_error
+        again = ObserverServer(Script([]))
+        again._server.add_insecure_port(f"127.0.0.1:{port}")
+        again._server.start()
+        try:
+            _wait(lambda: stream.up)
+        finally:
+            again.stop()
+
+
+def test_unreachable_relay_backs_off_and_stops_promptly() -> None:
+    agg = Aggregator(FlowsConfig("test"))
+    stream = RelayStream(
+        HubbleTarget("127.0.0.1:1"), FlowHandler(agg), backoff_base=0.01, status_timeout=0.5
+    )
+    with Running(stream):
+        time.sleep(0.3)
+        assert not stream.up
+    assert stream.connects == 0
+    delays = [stream.backoff(a) for a in range(12)]
+    assert all(0.5 * min(30, 0.01 * 2**a) <= d <= min(30, 0.01 * 2**a) for a, d in enumerate(delays))
+
+
+def test_target_validation() -> None:
+    assert HubbleTarget("relay:4245").problems() == []
+    assert HubbleTarget("relay").problems()
+    assert HubbleTarget("tls://relay:4245").secure
+    assert not HubbleTarget("relay:4245").secure
+    t = HubbleTarget.from_mapping({"address": "relay:4245", "tls": {"server_name": "x"}})
+    assert t.secure and t.server_name == "x"
+    assert HubbleTarget("r:1", cert_file=Path("/nonexistent")).problems()
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    d = tmp_path_factory.mktemp("pki")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+             "-keyout", "ca.key", "-out", "ca.crt", cwd=d)  # fmt: skip
+    for name, cn in (("server", "*.hubble-relay.cilium.io"), ("client", "netfence")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)  # fmt: skip
+        (d / f"{name}.ext").write_text(f"subjectAltName=DNS:{cn}\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
+                 "-out", f"{name}.crt", cwd=d)  # fmt: skip
+    yield d
+
+
+@pytest.mark.parametrize("mutual", [False, True])
+def test_tls_and_mtls(pki: Path, generated: list[observer_pb2.GetFlowsResponse], mutual: bool) -> None:
+    creds = grpc.ssl_server_credentials(
+        [((pki / "server.key").read_bytes(), (pki / "server.crt").read_bytes())],
+        root_certificates=(pki / "ca.crt").read_bytes() if mutual else None,
+        require_client_auth=mutual,
+    )
+    responses = generated[:500]
+    target = HubbleTarget(
+        "",
+        ca_file=pki / "ca.crt",
+        cert_file=pki / "client.crt" if mutual else None,
+        key_file=pki / "client.key" if mutual else None,
+        server_name="ui.hubble-relay.cilium.io",
+    )
+    agg = Aggregator(FlowsConfig("test"))
+    with ObserverServer(Script(responses)).start(creds) as server:
+        target = HubbleTarget(server.address, **{k: getattr(target, k) for k in ("ca_file", "cert_file", "key_file", "server_name")})  # type: ignore[arg-type]  # noqa: E501
+        assert target.problems() == []
+        stream = RelayStream(target, FlowHandler(agg, ResumeWindow()), backoff_base=0.01, clock=lambda: CLOCK)
+        with Running(stream):
+            _wait(lambda: agg.snapshot(CLOCK).flows == _counted(responses))
+    if mutual:  # without a client certificate the server refuses the handshake
+        agg2 = Aggregator(FlowsConfig("test"))
+        with ObserverServer(Script(responses)).start(creds) as server:
+            anon = HubbleTarget(server.address, ca_file=pki / "ca.crt", server_name="ui.hubble-relay.cilium.io")
+            stream = RelayStream(anon, FlowHandler(agg2), backoff_base=0.01, status_timeout=1)
+            with Running(stream):
+                time.sleep(0.5)
+                assert not stream.up

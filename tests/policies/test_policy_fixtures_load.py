@@ -1,0 +1,84 @@
+"""Every policy example loads without an input error (issue 4), and the network plugin
+is detected offline from the kinds present and can be overridden on the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from exporter import service
+from exporter.cli import main
+
+LOCAL = Path(__file__).parents[1] / "fixtures" / "policy-apis"
+SHARED = Path(__file__).parents[3] / "shared" / "fixtures" / "policies"
+# Files of the shared folder that are not manifests (expected analyzer outputs) or that
+# carry a deliberate upstream error (see tests/test_netpol_analyzer_fixtures.py).
+NOT_MANIFESTS = ("_expected", "connlist_output.json")
+KNOWN_BAD = {"netpol-analyzer/netpol_named_port_test/pods.yaml"}
+
+LOCAL_FILES = sorted(p for p in LOCAL.rglob("*") if p.suffix in {".yaml", ".yml"})
+
+
+def _shared_files() -> list[Path]:
+    if not SHARED.is_dir():
+        return []
+    return sorted(
+        p
+        for p in SHARED.rglob("*")
+        if p.suffix in {".yaml", ".yml", ".json"}
+        and not any(part in p.parts or p.name == part for part in NOT_MANIFESTS)
+        and str(p.relative_to(SHARED)) not in KNOWN_BAD
+        and not p.name.endswith("_output.json")
+    )
+
+
+@pytest.mark.parametrize("path", LOCAL_FILES, ids=lambda p: str(p.relative_to(LOCAL)))
+def test_policy_example_loads_without_error(path: Path) -> None:
+    report = service.scan([path])
+    assert [str(e) for e in report.errors] == []
+    assert report.policies >= 1
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared fixtures not present")
+def test_every_shared_fixture_loads_without_error() -> None:
+    files = _shared_files()
+    assert len(files) > 100
+    report = service.scan(files)
+    assert [str(e) for e in report.errors] == []
+
+
+def _scan(*argv: str) -> dict[str, object]:
+    out = io.StringIO()
+    main(["scan", *argv, "-o", "json", "--fail-on", "never"], out=out)
+    data = json.loads(out.getvalue())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_plugin_is_detected_and_reported_in_the_summary() -> None:
+    summary = _scan("--manifests", str(LOCAL / "cilium"))["summary"]
+    assert isinstance(summary, dict)
+    assert (summary["network_plugin"], summary["network_plugin_source"]) == ("cilium", "detected")
+    summary = _scan("--manifests", str(LOCAL / "network-policy-api"))["summary"]
+    assert isinstance(summary, dict)
+    assert summary["network_plugin"] == "generic"
+
+
+def test_plugin_override_makes_admin_policies_unenforced() -> None:
+    data = _scan("--manifests", str(LOCAL / "network-policy-api"), "--network-plugin", "cilium")
+    summary = data["summary"]
+    assert isinstance(summary, dict)
+    assert (summary["network_plugin"], summary["network_plugin_source"]) == ("cilium", "configured")
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    unenforced = [f for f in findings if f["check"] == "unenforced-policy"]
+    assert len(unenforced) == 8  # the ClusterNetworkPolicy examples (§2.4)
+
+
+def test_bad_plugin_name_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["scan", "--manifests", str(LOCAL), "--network-plugin", "weave"])
+    assert info.value.code == 2
