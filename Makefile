@@ -10,7 +10,7 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps lint typecheck layers unit test demo bench clean
+.PHONY: help venv system-deps lint typecheck layers unit test demo bench chart-check clean
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
@@ -55,6 +55,13 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
+
+# Needs helm (not packaged for Debian): the chart as helm renders it must load cleanly.
+chart-check: venv
+	helm template nf deploy/netfence --namespace monitoring > .chart-rendered.yaml
+	$(BIN)/netfence scan --manifests .chart-rendered.yaml --fail-on never -o table
+	rm -f .chart-rendered.yaml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

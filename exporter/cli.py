@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --service: other_namespaces, all_namespaces, ingress, gateway or internet",
     )
     _serve_parser(sub)
+    _flows_parser(sub)
     return parser
 
 
@@ -124,6 +125,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return _connectivity(args, out)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "flows":
+            return _flows(args, out)
         return _explain(args, out)
     except service.UsageError as exc:
         print(f"netfence: {exc}", file=sys.stderr)
@@ -466,6 +469,168 @@ def _serve(args: argparse.Namespace) -> int:
     print("netfence: stopping (waiting for running scans)", file=sys.stderr, flush=True)
     server.stop()
     return EXIT_OK
+
+
+# -- flows (Hubble) -------------------------------------------------------------------
+
+
+def add_hubble_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
+    """`--hubble.address` and `--hubble.tls.*` for one cluster (`serve` can reuse this
+    and pass `hubble_target(args)` on; several clusters set `hubble:` in the config)."""
+    flag = p.add_argument
+    flag(
+        "--hubble.address",
+        dest="hubble_address",
+        metavar="HOST:PORT",
+        required=required,
+        help="Hubble Relay (plaintext by default, as Relay serves; tls:// or any "
+        "--hubble.tls.* flag turns TLS on), e.g. hubble-relay.kube-system:4245",
+    )
+    flag("--hubble.tls", dest="hubble_tls", action="store_true", help="use TLS")
+    flag("--hubble.tls.ca-file", dest="hubble_tls_ca_file", metavar="FILE", help="CA bundle")
+    flag(
+        "--hubble.tls.cert-file",
+        dest="hubble_tls_cert_file",
+        metavar="FILE",
+        help="client certificate (mTLS)",
+    )
+    flag("--hubble.tls.key-file", dest="hubble_tls_key_file", metavar="FILE", help="its key")
+    flag(
+        "--hubble.tls.server-name",
+        dest="hubble_tls_server_name",
+        metavar="NAME",
+        help="name to verify in Relay's certificate (e.g. ui.hubble-relay.cilium.io)",
+    )
+
+
+def hubble_target(args: argparse.Namespace) -> object:
+    """The `HubbleTarget` of the --hubble.* flags (None without --hubble.address); raises
+    UsageError listing every problem."""
+    if not getattr(args, "hubble_address", None):
+        return None
+    from exporter.sources.hubble import HubbleTarget
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    target = HubbleTarget(
+        args.hubble_address,
+        tls=bool(args.hubble_tls),
+        ca_file=path(args.hubble_tls_ca_file),
+        cert_file=path(args.hubble_tls_cert_file),
+        key_file=path(args.hubble_tls_key_file),
+        server_name=args.hubble_tls_server_name,
+    )
+    problems = target.problems()
+    if problems:
+        raise service.UsageError("; ".join(problems))
+    return target
+
+
+def _flows_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "flows",
+        help="Hubble policy verdicts: replay recorded flows or watch Relay",
+        description="Aggregate Hubble flows into policy-verdict counts (docs/hubble.md).",
+    )
+    fsub = p.add_subparsers(dest="flows_command", required=True, metavar="SUBCOMMAND")
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("-o", "--output", choices=("table", "json"), default="table")
+        q.add_argument("--cluster-name", dest="cluster_name", default="default", metavar="NAME")
+        q.add_argument(
+            "--top-n",
+            dest="top_n",
+            type=int,
+            default=20,
+            metavar="N",
+            help="workloads and policies per namespace with their own label (default 20)",
+        )
+
+    replay = fsub.add_parser(
+        "replay",
+        help="aggregate `hubble observe -o jsonpb` output or Hubble exporter files",
+        description="Aggregate recorded flows: `hubble observe -o jsonpb` output (one "
+        "GetFlowsResponse per line), Hubble exporter files (ExportEvent) or legacy bare "
+        "flows. `-` reads standard input. Exit 2 if a line cannot be parsed (the rest is "
+        "counted).",
+    )
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    common(replay)
+    watch = fsub.add_parser(
+        "watch",
+        help="stream from Hubble Relay for a while and print the counts",
+        description="Follow Relay's GetFlows stream (policy verdicts, drops, L7) and print "
+        "the aggregate when --duration is over or on Ctrl-C.",
+    )
+    add_hubble_flags(watch, required=True)
+    watch.add_argument("--duration", type=float, default=60.0, metavar="SECONDS", help="default 60")
+    common(watch)
+
+
+def _flows(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+
+    from exporter.core.flows import Aggregator, FlowsConfig, FlowSnapshot, ResumeWindow
+    from exporter.sources import hubble
+
+    agg = Aggregator(FlowsConfig(args.cluster_name, top_n=args.top_n))
+    code = EXIT_OK
+    if args.flows_command == "replay":
+        missing = [str(f) for f in args.files if str(f) != "-" and not f.is_file()]
+        if missing:
+            raise service.UsageError(f"no such file: {', '.join(missing)}")
+        result = hubble.replay(args.files, hubble.FlowHandler(agg))
+        for err in result.errors:
+            print(f"error: {err}", file=sys.stderr)
+        code = EXIT_USAGE if result.errors else EXIT_OK
+    else:
+        import signal
+        import threading
+
+        target = hubble_target(args)
+        assert isinstance(target, hubble.HubbleTarget)
+        stream = hubble.RelayStream(target, hubble.FlowHandler(agg, ResumeWindow()))
+        thread = threading.Thread(target=stream.run, daemon=True)
+        thread.start()
+        signal.signal(signal.SIGINT, lambda *_: stream.stop())
+        thread.join(args.duration)
+        stream.stop()
+        thread.join(10)
+    snap: FlowSnapshot = agg.snapshot(time.time())
+    if args.output == "json":
+        _dump_json(snap.to_json(), out, inline_below=1)
+    else:
+        _flows_table(snap, out)
+    return code
+
+
+def _flows_table(snap: object, out: TextIO) -> None:
+    from exporter.core.flows import FlowSnapshot
+
+    assert isinstance(snap, FlowSnapshot)
+    out.write(f"{snap.flows} flows counted, {snap.ignored} events not counted\n")
+    sections: list[tuple[str, tuple[str, ...], dict[tuple[str, ...], int]]] = [
+        ("POLICY VERDICTS (connections)", ("NAMESPACE", "DIRECTION", "VERDICT"),
+         dict(snap.policy_verdicts)),
+        ("DENIED CONNECTIONS", ("NAMESPACE", "DIRECTION", "REASON", "POLICY"), dict(snap.denied)),
+        ("DROPPED PACKETS", ("NAMESPACE", "WORKLOAD", "DIRECTION", "REASON"),
+         dict(snap.dropped_packets)),
+        ("L7 REQUESTS", ("NAMESPACE", "WORKLOAD", "DIRECTION", "VERDICT", "PROTOCOL"),
+         dict(snap.l7)),
+        ("NAMESPACE MATRIX", ("SOURCE", "DESTINATION", "ENFORCED", "VERDICT"),
+         dict(snap.namespace_matrix)),
+    ]  # fmt: skip
+    for title, head, data in sections:
+        if not data:
+            continue
+        out.write(f"\n{title}\n")
+        rows = [(*head, "COUNT")]
+        rows += [(*(k or "-" for k in key), str(n)) for key, n in sorted(data.items())]
+        _table(rows, out, "  ")
+    if snap.lost_events:
+        lost = ", ".join(f"{k}={v}" for k, v in sorted(snap.lost_events.items()))
+        out.write(f"\nLOST EVENTS (counts are a lower bound): {lost}\n")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,9 @@ def reserved_peer(identity: int, labels: Iterable[str]) -> str:
     return "reserved:cidr" if identity & _CIDR_IDENTITY_BIT else "reserved:unknown"
 
 
-_POD_SUFFIX = re.compile(r"^(?P<base>.+?)(?:-[0-9a-f]{8,10}|-[bcdfghjklmnpqrstvwxz2456789]{6,10})?-[a-z0-9]{5}$")
+_POD_SUFFIX = re.compile(
+    r"^(?P<base>.+?)(?:-[0-9a-f]{8,10}|-[bcdfghjklmnpqrstvwxz2456789]{6,10})?-[a-z0-9]{5}$"
+)
 _STATEFUL = re.compile(r"^(?P<base>.+)-\d+$")
 
 
@@ -243,13 +245,14 @@ class FlowSnapshot:
     ignored: int = 0
     """Events received that are not counted (other types, L7 responses)."""
 
-
     def to_json(self) -> dict[str, object]:
         """Stable JSON form (`netfence flows replay -o json`): one list per family, each
         row its labels plus `count`, sorted by labels."""
 
         def rows(data: Mapping[Labels, int], names: tuple[str, ...]) -> list[dict[str, object]]:
-            return [{**dict(zip(names, k, strict=True)), "count": v} for k, v in sorted(data.items())]
+            return [
+                {**dict(zip(names, k, strict=True)), "count": v} for k, v in sorted(data.items())
+            ]
 
         return {
             "cluster": self.cluster,
@@ -474,9 +477,9 @@ class Aggregator:
         with self._lock:
             counts = self._counts.copy()
             merged = self._totals.copy()
-        for (kind, _h, *rest), n in counts.items():
-            key = (kind, 0, *rest)
-            merged[key] = merged.get(key, 0) + n  # type: ignore[index]
+        for (kind, _h, ns, wl, direction, verdict, detail, attribution, peer), n in counts.items():
+            key = (kind, 0, ns, wl, direction, verdict, detail, attribution, peer)
+            merged[key] = merged.get(key, 0) + n
         return merged
 
     def last_used(self) -> dict[tuple[str, str, str], int]:
@@ -500,13 +503,14 @@ class Aggregator:
             sig = {k: v for k, v in self._signals.items() if k[0] >= since}
             counts = [(k, v) for k, v in self._counts.items() if k[1] >= since]
         out: dict[tuple[str, str], int] = {}
-        for (_h, ns, direction), n in sig.items():
-            out[(ns, direction)] = out.get((ns, direction), 0) + n
+        for (_h, ns, dname), n in sig.items():
+            out[(ns, dname)] = out.get((ns, dname), 0) + n
         for (kind, _h, ns, _w, direction, verdict, detail, _a, _p), n in counts:
-            if kind == EVENT_POLICY_VERDICT and verdict != DROPPED:
-                if verdict == AUDIT or detail == MATCH_ALL:
-                    key = (ns, DIRECTIONS.get(direction, "unknown"))
-                    out[key] = out.get(key, 0) + n
+            if kind != EVENT_POLICY_VERDICT or verdict == DROPPED:
+                continue
+            if verdict == AUDIT or detail == MATCH_ALL:
+                key = (ns, DIRECTIONS.get(direction, "unknown"))
+                out[key] = out.get(key, 0) + n
         return out
 
     def snapshot(self, now: float) -> FlowSnapshot:

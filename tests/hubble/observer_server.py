@@ -60,12 +60,12 @@ class _Observer(observer_pb2_grpc.ObserverServicer):
     def __init__(self, server: ObserverServer) -> None:
         self.server = server
 
-    def ServerStatus(  # noqa: N802 - gRPC method name
+    def ServerStatus(
         self, request: observer_pb2.ServerStatusRequest, context: grpc.ServicerContext
     ) -> observer_pb2.ServerStatusResponse:
         return observer_pb2.ServerStatusResponse(num_flows=len(self.server.script.responses))
 
-    def GetFlows(  # noqa: N802 - gRPC method name
+    def GetFlows(
         self, request: observer_pb2.GetFlowsRequest, context: grpc.ServicerContext
     ) -> Iterator[observer_pb2.GetFlowsResponse]:
         srv = self.server

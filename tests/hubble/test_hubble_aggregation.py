@@ -159,7 +159,11 @@ def test_unused_exposures_join_flows_with_the_scan() -> None:
         Exp("pay", "internet", False, ("pay/gw[Deployment]",)),
     ]
     unused = unused_exposures(exposures, agg.last_used(), now=T0 + 3600, days=30)
-    assert unused == {("shop", "internet"): 0, ("shop", "other_namespaces"): 1, ("pay", "other_namespaces"): 1}
+    assert unused == {
+        ("shop", "internet"): 0,
+        ("shop", "other_namespaces"): 1,
+        ("pay", "other_namespaces"): 1,
+    }
     # 31 days later nothing was used in the window.
     later = unused_exposures(exposures, agg.last_used(), now=T0 + 31 * 86400, days=30)
     assert later[("shop", "internet")] == 1

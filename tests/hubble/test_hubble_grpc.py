@@ -14,13 +14,14 @@ import grpc
 import pytest
 from observer_server import FlowGenerator, ObserverServer, Script, lost
 
-from exporter.core.flows import Aggregator, FlowSnapshot, FlowsConfig, ResumeWindow
+from exporter.core.flows import Aggregator, FlowsConfig, FlowSnapshot, ResumeWindow
 from exporter.sources.hubble import FlowHandler, HubbleTarget, RelayStream, replay
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.hubble.replay import ReplayResult, read_events
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLOCK = 1_700_000_000.0
+SERVER_NAME = "ui.hubble-relay.cilium.io"
 
 
 def _expected(responses: list[observer_pb2.GetFlowsResponse]) -> FlowSnapshot:
@@ -90,9 +91,10 @@ def test_counts_are_exact_across_dropped_connections(
     responses.insert(4000, lost(3, 2))
     script = Script(responses, abort_after=[1500, 2500, None])
     agg = Aggregator(FlowsConfig("test"))
-    with ObserverServer(script).start() as server, Running(
-        _stream(server.address, agg, single_threaded=single_threaded)
-    ) as stream:
+    with (
+        ObserverServer(script).start() as server,
+        Running(_stream(server.address, agg, single_threaded=single_threaded)) as stream,
+    ):
         _wait(lambda: server.connections >= 3 and server.backlog_done.is_set())
         _wait(lambda: agg.snapshot(CLOCK).flows == _counted(generated))
         assert stream.up
@@ -121,9 +123,7 @@ def test_recorded_flows_stream_like_the_replay() -> None:
     events = list(read_events(paths, result))
     responses = [observer_pb2.GetFlowsResponse.FromString(e.SerializeToString()) for e in events]
     agg = Aggregator(FlowsConfig("test"))
-    with ObserverServer(Script(responses)).start() as server, Running(
-        _stream(server.address, agg)
-    ):
+    with ObserverServer(Script(responses)).start() as server, Running(_stream(server.address, agg)):
         _wait(server.backlog_done.is_set)
         _wait(lambda: agg.snapshot(CLOCK).flows >= 468 - 2)
     replayed = Aggregator(FlowsConfig("test"))
@@ -163,7 +163,9 @@ def test_unreachable_relay_backs_off_and_stops_promptly() -> None:
         assert not stream.up
     assert stream.connects == 0
     delays = [stream.backoff(a) for a in range(12)]
-    assert all(0.5 * min(30, 0.01 * 2**a) <= d <= min(30, 0.01 * 2**a) for a, d in enumerate(delays))
+    assert all(
+        0.5 * min(30, 0.01 * 2**a) <= d <= min(30, 0.01 * 2**a) for a, d in enumerate(delays)
+    )
 
 
 def test_target_validation() -> None:
@@ -201,31 +203,34 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("mutual", [False, True])
-def test_tls_and_mtls(pki: Path, generated: list[observer_pb2.GetFlowsResponse], mutual: bool) -> None:
+def test_tls_and_mtls(
+    pki: Path, generated: list[observer_pb2.GetFlowsResponse], mutual: bool
+) -> None:
     creds = grpc.ssl_server_credentials(
         [((pki / "server.key").read_bytes(), (pki / "server.crt").read_bytes())],
         root_certificates=(pki / "ca.crt").read_bytes() if mutual else None,
         require_client_auth=mutual,
     )
     responses = generated[:500]
-    target = HubbleTarget(
-        "",
-        ca_file=pki / "ca.crt",
-        cert_file=pki / "client.crt" if mutual else None,
-        key_file=pki / "client.key" if mutual else None,
-        server_name="ui.hubble-relay.cilium.io",
-    )
     agg = Aggregator(FlowsConfig("test"))
     with ObserverServer(Script(responses)).start(creds) as server:
-        target = HubbleTarget(server.address, **{k: getattr(target, k) for k in ("ca_file", "cert_file", "key_file", "server_name")})  # type: ignore[arg-type]  # noqa: E501
-        assert target.problems() == []
-        stream = RelayStream(target, FlowHandler(agg, ResumeWindow()), backoff_base=0.01, clock=lambda: CLOCK)
+        target = HubbleTarget(
+            server.address,
+            ca_file=pki / "ca.crt",
+            cert_file=pki / "client.crt" if mutual else None,
+            key_file=pki / "client.key" if mutual else None,
+            server_name=SERVER_NAME,
+        )
+        assert target.secure and target.problems() == []
+        stream = RelayStream(
+            target, FlowHandler(agg, ResumeWindow()), backoff_base=0.01, clock=lambda: CLOCK
+        )
         with Running(stream):
             _wait(lambda: agg.snapshot(CLOCK).flows == _counted(responses))
     if mutual:  # without a client certificate the server refuses the handshake
         agg2 = Aggregator(FlowsConfig("test"))
         with ObserverServer(Script(responses)).start(creds) as server:
-            anon = HubbleTarget(server.address, ca_file=pki / "ca.crt", server_name="ui.hubble-relay.cilium.io")
+            anon = HubbleTarget(server.address, ca_file=pki / "ca.crt", server_name=SERVER_NAME)
             stream = RelayStream(anon, FlowHandler(agg2), backoff_base=0.01, status_timeout=1)
             with Running(stream):
                 time.sleep(0.5)

@@ -104,9 +104,7 @@ class HubbleTarget:
         )
 
 
-def channel_options(
-    target: HubbleTarget, single_threaded: bool = True
-) -> list[tuple[str, Any]]:
+def channel_options(target: HubbleTarget, single_threaded: bool = True) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         # Detect a dead Relay connection on a quiet stream within ~40 s.
         ("grpc.keepalive_time_ms", 30_000),
@@ -208,7 +206,7 @@ class RelayStream:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return delay * self.rng.uniform(0.5, 1.0)
+        return float(delay * self.rng.uniform(0.5, 1.0))
 
     def run(self) -> None:
         attempt = 0
@@ -227,7 +225,7 @@ class RelayStream:
         delivered = 0
         channel = open_channel(self.target, self.single_threaded)
         try:
-            stub = observer_pb2_grpc.ObserverStub(channel)
+            stub = observer_pb2_grpc.ObserverStub(channel)  # type: ignore[no-untyped-call]
             stub.ServerStatus(observer_pb2.ServerStatusRequest(), timeout=self.status_timeout)
             self.up = True
             self.connects += 1

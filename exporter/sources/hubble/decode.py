@@ -84,9 +84,7 @@ class FlowHandler:
         direction = f.traffic_direction
         if direction == _EGRESS:
             local, peer = f.source, f.destination
-        elif direction == _INGRESS:
-            local, peer = f.destination, f.source
-        elif f.destination.namespace:
+        elif direction == _INGRESS or f.destination.namespace:
             local, peer = f.destination, f.source
         else:
             local, peer = f.source, f.destination
@@ -97,7 +95,7 @@ class FlowHandler:
         if event == EVENT_POLICY_VERDICT:
             verdict = f.verdict
             if verdict == _DROPPED:
-                detail = f.drop_reason_desc
+                detail: int = f.drop_reason_desc
                 if detail == _POLICY_DENIED:
                     policy = DEFAULT_DENY
                 elif detail == _POLICY_DENY:

@@ -41,9 +41,7 @@ def _open(path: Path) -> IO[str]:
     return path.open(encoding="utf-8")
 
 
-def read_events(
-    paths: Iterable[Path], result: ReplayResult
-) -> Iterator[observer_pb2.ExportEvent]:
+def read_events(paths: Iterable[Path], result: ReplayResult) -> Iterator[observer_pb2.ExportEvent]:
     for path in paths:
         handle = _open(path)
         try:
