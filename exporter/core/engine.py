@@ -147,7 +147,24 @@ class _DirectionMap:
     by_class: dict[int, PortSet] = field(default_factory=dict)
     by_atom: dict[int, PortSet] = field(default_factory=dict)
     plan: _Plan | None = None
-    """Set when the class needs tier-by-tier evaluation per peer (no fast path)."""
+    """Set when the class needs tier-by-tier evaluation per peer (no union fast path)."""
+    targets: tuple[tuple[_Target, ...], ...] = ()
+    """Per tier of `plan`: each rule with the classes and atoms it matches."""
+    some_classes: frozenset[int] = frozenset()
+    """Classes some rule matches specifically; every other class gets `base`."""
+    some_atoms: frozenset[int] = frozenset()
+    base: dict[tuple[bool, tuple[ContainerPort, ...]], PortSet] = field(default_factory=dict)
+    """What a peer only the every-peer rules match gets, by (peer is a class,
+    destination ports)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    rule: Rule
+    classes: frozenset[int] | None
+    """Classes the rule matches; None: every class."""
+    atoms: frozenset[int] | None
+    """Atoms the rule matches; None: every atom."""
 
 
 _NO_PLAN = _Plan((), True, False)
@@ -564,19 +581,10 @@ class Engine:
                 return index in self.peer_atoms(peer)
             # An address range that is not one of our atoms (a caller's own split).
             return _range_matches(peer, endpoint)
-        if isinstance(peer, PodPeer):
-            if endpoint.host_network:
-                return False
-            if peer.namespace_selector is None:
-                if endpoint.namespace != peer.namespace:
-                    return False
-            else:
-                ns = self.namespaces.get(endpoint.namespace)
-                if ns is None or not peer.namespace_selector.matches(ns.labels):
-                    return False
-            return peer.pod_selector.matches(endpoint.labels)
         if isinstance(peer, IPBlockPeer | NamedPeer):
             return False
+        # Membership in the peer's (cached) class set: connectivity asks this for every
+        # pair of classes, so matching selectors each time would dominate.
         return endpoint.index in self.peer_class_ids(peer)
 
     def rule_ports(self, ports: tuple[PortMatch, ...] | None, dst: Endpoint) -> PortSet:
@@ -717,6 +725,7 @@ class Engine:
             return result
         if not plan.simple:
             result.plan = plan
+            self._fill_targets(result, plan)
             return result
         tier = plan.tiers[0]
         if not tier.ends_in_deny:
@@ -764,11 +773,86 @@ class Engine:
         hi = bisect.bisect_right(self.atoms, AddressRange(rng.family, rng.last, _MAX_ADDRESS))
         return list(range(lo, hi))
 
+    def _fill_targets(self, dmap: _DirectionMap, plan: _Plan) -> None:
+        every_class, every_atom = len(self.classes), len(self.atoms)
+        some_classes: set[int] = set()
+        some_atoms: set[int] = set()
+        tiers = []
+        for tier in plan.tiers:
+            targets = []
+            for _policy, rule in tier.rules:
+                if rule.peers is None:
+                    targets.append(_Target(rule, None, None))
+                    continue
+                classes: set[int] = set()
+                found_atoms: set[int] = set()
+                for peer in rule.peers:
+                    classes |= self.peer_class_ids(peer)
+                    found_atoms |= self.peer_atoms(peer)
+                c = None if len(classes) == every_class else frozenset(classes)
+                a = None if len(found_atoms) == every_atom else frozenset(found_atoms)
+                if c is not None:
+                    some_classes |= c
+                if a is not None:
+                    some_atoms |= a
+                targets.append(_Target(rule, c, a))
+            tiers.append(tuple(targets))
+        dmap.targets = tuple(tiers)
+        dmap.some_classes = frozenset(some_classes)
+        dmap.some_atoms = frozenset(some_atoms)
+
+    def _evaluate_targets(
+        self, dmap: _DirectionMap, is_class: bool, index: int, dst: Endpoint
+    ) -> PortSet:
+        """`_evaluate` over precomputed rule targets (no selector matching per pair)."""
+        assert dmap.plan is not None
+        undecided = ALL
+        allowed = NONE
+        for tier, targets in zip(dmap.plan.tiers, dmap.targets, strict=True):
+            tier_open = undecided
+            blocked = NONE
+            passed = NONE
+            for t in targets:
+                if not undecided:
+                    break
+                found = t.classes if is_class else t.atoms
+                if found is not None and index not in found:
+                    continue
+                rule = t.rule
+                if rule.action is Action.LOG:
+                    continue
+                ports = self.rule_ports(rule.ports, dst)
+                if not ports:
+                    continue
+                if rule.action is Action.ALLOW:
+                    got = (ports & tier_open) - blocked
+                    allowed = allowed | got
+                    undecided = undecided - got
+                    continue
+                got = ports & undecided
+                undecided = undecided - got
+                blocked = blocked | got
+                if rule.action is Action.PASS:
+                    passed = passed | got
+            if tier.ends_in_deny:
+                undecided = NONE
+            undecided = undecided | passed
+        return allowed | undecided
+
     def _admitted(self, dmap: _DirectionMap, peer: Endpoint, dst: Endpoint) -> PortSet:
         if dmap.open:
             return ALL
         if dmap.plan is not None:
-            return self._evaluate(dmap.plan, peer, dst)[0]
+            is_class = isinstance(peer, PodClass)
+            index = peer.index if isinstance(peer, PodClass) else self._atom_index[peer]
+            if index in (dmap.some_classes if is_class else dmap.some_atoms):
+                return self._evaluate_targets(dmap, is_class, index, dst)
+            key = (is_class, dst.ports if isinstance(dst, PodClass) else ())
+            found = dmap.base.get(key)
+            if found is None:
+                found = self._evaluate_targets(dmap, is_class, -1, dst)
+                dmap.base[key] = found
+            return found
         total = NONE
         for ports in dmap.wild:
             total = total | self.rule_ports(ports, dst)

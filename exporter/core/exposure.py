@@ -29,8 +29,8 @@ from enum import StrEnum
 from exporter.core.addresses import AddressRange, is_public
 from exporter.core.engine import Engine, PodClass
 from exporter.core.findings import Check, Finding, Severity
-from exporter.core.model import Direction
-from exporter.core.policies import IPBlockPeer, PodPeer, Policy, PortRange, Rule
+from exporter.core.model import Direction, Protocol
+from exporter.core.policies import EndpointPeer, IPBlockPeer, PodPeer, Policy, PortRange, Rule
 from exporter.core.ports import ALL, NONE, PortSet
 from exporter.core.routes import Backend, Gateway, GatewayRoute
 from exporter.core.selectors import EVERYTHING, LabelSelector, Operator, Requirement
@@ -215,6 +215,8 @@ class _Admission:
     notes: list[str] = field(default_factory=list)
     rules: list[tuple[Policy, Rule]] = field(default_factory=list)
     """The rules that admit; described only when an explanation is asked for."""
+    unisolated: bool = False
+    """Admits everything because nothing isolates the pods in this direction."""
 
     def add(self, ports: PortSet, policy: Policy, rule: Rule) -> None:
         if ports:
@@ -303,72 +305,131 @@ class ExposureAnalysis:
         )
 
     def from_other_namespaces(self, cls: PodClass) -> tuple[_Admission, _Admission]:
-        """(admitted from some other namespace, admitted from every namespace)."""
+        """(admitted from some other namespace, admitted from every namespace).
+
+        Read from the class's decision plan (engine.plan): with one tier of allow rules
+        (NetworkPolicy, allow-only Cilium or Calico policies) the answer is exact; when
+        tiers, deny or pass rules are involved it is the union of the allow rules less
+        what a deny of every pod removes, which can only overstate exposure (said in
+        the reasons).
+        """
         key = ("ns", self._isolating_key(cls), cls.ports, cls.namespace)
         other = self._cache.get(key)
         every = self._cache.get(("all", *key[1:]))
         if other is not None and every is not None:
             return other, every
         other, every = _Admission(), _Admission()
-        isolating = self.engine.isolating(cls, Direction.INGRESS)
-        if not isolating:
+        plan = self.engine.plan(cls, Direction.INGRESS)
+        if not plan.tiers or (not plan.isolated and plan.simple):
             other.ports = every.ports = ALL
+            other.unisolated = every.unisolated = True
             other.notes.append(f"{_names(cls)} is not isolated for ingress")
             every.notes.append(f"{_names(cls)} is not isolated for ingress")
-        for policy in isolating:
-            for rule in policy.ingress:
-                ports = self.engine.rule_ports(rule.ports, cls)
-                if rule.peers is None:
-                    other.add(ports, policy, rule)
-                    every.add(ports, policy, rule)
+        else:
+            denied_all = NONE
+            for policy, rule in _plan_rules(plan):
+                action = getattr(rule, "action", "Allow")
+                reach = self._peer_reach(rule, cls.namespace)
+                if reach is None:
                     continue
-                for peer in rule.peers:
-                    if not isinstance(peer, PodPeer) or peer.namespace_selector is None:
-                        continue
-                    if peer.namespace_selector.is_empty:
-                        other.add(ports, policy, rule)
-                        every.add(ports, policy, rule)
-                    elif any(
-                        n != cls.namespace
-                        for n in self.engine.namespaces_matching(peer.namespace_selector)
-                    ):
-                        other.add(ports, policy, rule)
+                ports = self.engine.rule_ports(rule.ports, cls)
+                if action == "Deny":
+                    if reach == "every":
+                        denied_all = denied_all | ports
+                    continue
+                if action != "Allow":
+                    continue
+                other.add(ports, policy, rule)
+                if reach == "every":
+                    every.add(ports, policy, rule)
+            if not plan.simple:
+                for adm in (other, every):
+                    adm.ports = _minus(adm.ports, denied_all)
+                    adm.notes.append(
+                        "tiers or deny rules apply: the union of allow rules is an upper bound"
+                    )
+            if not plan.isolated:
+                # Whatever no tier decides falls to the Kubernetes default (allow).
+                other.ports = every.ports = ALL
+                other.unisolated = every.unisolated = True
+                other.notes.append(f"{_names(cls)} is not isolated for ingress")
+                every.notes.append(f"{_names(cls)} is not isolated for ingress")
         self._cache[key] = other
         self._cache[("all", *key[1:])] = every
         return other, every
 
+    def _peer_reach(self, rule: Rule, own: str) -> str | None:
+        """How far a rule's peers reach across namespaces: "every" namespace (future
+        ones too), "other" (some other existing namespace), or None."""
+        if rule.peers is None:
+            return "every"
+        reach: str | None = None
+        for peer in rule.peers:
+            if isinstance(peer, PodPeer):
+                if peer.namespace_selector is None:
+                    continue
+                if peer.namespace_selector.is_empty:
+                    return "every"
+                if any(n != own for n in self.engine.namespaces_matching(peer.namespace_selector)):
+                    reach = "other"
+                continue
+            if _reaches_every_namespace(peer):
+                return "every"
+            # Endpoint selectors of other APIs: a named or selected other namespace
+            # counts even before pods exist there, as for NetworkPolicy peers.
+            if (
+                isinstance(peer, EndpointPeer)
+                and any(n != own for n in self._endpoint_namespaces(peer))
+            ) or any(c.namespace != own for c in self.engine.peer_classes(peer)):
+                reach = "other"
+        return reach
+
+    def _endpoint_namespaces(self, peer: EndpointPeer) -> Iterable[str]:
+        if peer.namespace is not None:
+            return (peer.namespace,)
+        if peer.namespaces_hint is not None:
+            return peer.namespaces_hint
+        if peer.namespace_selector is not None:
+            return self.engine.namespaces_matching(peer.namespace_selector)
+        return ()
+
     def from_any_pod(self, cls: PodClass) -> _Admission:
-        """What an unknown pod in an unknown namespace may open."""
-        key = ("any", self._isolating_key(cls), cls.ports)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        found = _Admission()
-        isolating = self.engine.isolating(cls, Direction.INGRESS)
-        if not isolating:
-            found.ports = ALL
-            found.notes.append(f"{_names(cls)} is not isolated for ingress")
-        for policy in isolating:
-            for rule in policy.ingress:
-                if rule.peers is None or any(
-                    isinstance(p, PodPeer)
-                    and p.pod_selector.is_empty
-                    and p.namespace_selector is not None
-                    and p.namespace_selector.is_empty
-                    for p in rule.peers
-                ):
-                    found.add(self.engine.rule_ports(rule.ports, cls), policy, rule)
-        self._cache[key] = found
+        """What an unknown pod in an unknown namespace may open: only rules whose peers
+        reach every namespace admit it (as np-guard/netpol-analyzer models it)."""
+        _, every = self.from_other_namespaces(cls)
+        found = _Admission(every.ports, list(every.objects), list(every.notes))
+        found.rules = [
+            (p, r)
+            for p, r in every.rules
+            if r.peers is None
+            or any(
+                _reaches_every_namespace(x)
+                or (
+                    isinstance(x, PodPeer)
+                    and x.pod_selector.is_empty
+                    and x.namespace_selector is not None
+                    and x.namespace_selector.is_empty
+                )
+                for x in r.peers
+            )
+        ]
+        found.unisolated = every.unisolated
+        if not every.unisolated:
+            ports = NONE
+            for _, r in found.rules:
+                ports = ports | self.engine.rule_ports(r.ports, cls)
+            found.ports = ports & every.ports
+            found.objects = [o for o in found.objects if any(p.id == o for p, _ in found.rules)]
         return found
 
     def from_pods(self, cls: PodClass, sources: Sequence[PodClass]) -> _Admission:
+        """Admitted from these pods, as the engine decides it (every policy API)."""
         found = _Admission()
         for src in sources:
             decision = self.engine.decide(Direction.INGRESS, cls, src)
-            if not decision.isolated:
-                found.ports = ALL
+            found.ports = found.ports | decision.ports
+            if not decision.isolated and decision.ports:
                 found.notes.append(f"{_names(cls)} is not isolated for ingress")
-                return found
             for m in decision.matches:
                 found.add(m.ports, m.policy, m.rule)
         return found
@@ -874,6 +935,50 @@ class ExposureAnalysis:
                     f"port(s) {', '.join(map(str, sorted(hits)))}",
                 )
         return None
+
+
+def _plan_rules(plan: object) -> Iterable[tuple[Policy, Rule]]:
+    for tier in getattr(plan, "tiers", ()):
+        yield from tier.rules
+
+
+def _reaches_every_namespace(peer: object) -> bool:
+    """Peers of other policy APIs that admit pods of every namespace, future ones too."""
+    if type(peer).__name__ == "EntityPeer":
+        return str(getattr(peer, "entity", "")) in ("cluster", "all")
+    if type(peer).__name__ == "EndpointPeer":
+        selector = getattr(peer, "selector", None)
+        return (
+            getattr(peer, "namespace", None) is None
+            and getattr(peer, "namespaces_hint", None) is None
+            and getattr(peer, "not_selector", None) is None
+            and getattr(peer, "service_accounts", None) is None
+            and (
+                getattr(peer, "namespace_selector", None) is None
+                or getattr(getattr(peer, "namespace_selector", None), "is_empty", False)
+            )
+            and getattr(selector, "is_empty", False)
+        )
+    return False
+
+
+def _minus(ports: PortSet, removed: PortSet) -> PortSet:
+    """Ports in `ports` not in `removed` (per protocol range subtraction)."""
+    if not removed:
+        return ports
+    out = NONE
+    for proto in Protocol:
+        for lo, hi in ports.ranges(proto):
+            start = lo
+            for rlo, rhi in removed.ranges(proto):
+                if rhi < start or rlo > hi:
+                    continue
+                if rlo > start:
+                    out = out | PortSet.of(proto, start, rlo - 1)
+                start = max(start, rhi + 1)
+            if start <= hi:
+                out = out | PortSet.of(proto, start, hi)
+    return out
 
 
 def _merged(exposures: list[Exposure]) -> list[Exposure]:

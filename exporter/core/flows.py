@@ -47,6 +47,7 @@ __all__ = [
     "Aggregator",
     "FlowSnapshot",
     "FlowsConfig",
+    "Key",
     "ResumeWindow",
     "RollupRow",
     "default_deny_disagreements",
@@ -340,6 +341,13 @@ class Aggregator:
 
     # -- hot path (consumer thread) ------------------------------------------------------
 
+    @property
+    def counts(self) -> dict[Key, int]:
+        """The live dict of open hours, for sources that inline the increment of
+        `connection`/`drop`/`l7` (same `Key` layout; consumer thread only). It is the same
+        object for the aggregator's lifetime."""
+        return self._counts
+
     def connection(
         self,
         seconds: int,
@@ -448,7 +456,8 @@ class Aggregator:
 
     def _drop_namespaces(self, namespaces: set[str]) -> None:
         self._totals = {k: v for k, v in self._totals.items() if k[2] not in namespaces}
-        self._counts = {k: v for k, v in self._counts.items() if k[2] not in namespaces}
+        for key in [k for k in self._counts if k[2] in namespaces]:
+            del self._counts[key]  # in place: sources hold a reference (`counts`)
         self._last_used = {k: v for k, v in self._last_used.items() if k[0] not in namespaces}
         self._signals = {k: v for k, v in self._signals.items() if k[1] not in namespaces}
         with self._snap_lock:

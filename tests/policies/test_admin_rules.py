@@ -319,3 +319,39 @@ def test_network_policy_api_examples_load() -> None:
     assert [str(e) for e in report.errors] == []
     kinds = {k: n for (_, k), n in report.policies_by_kind.items()}
     assert kinds["ClusterNetworkPolicy"] == 8
+
+
+def test_decide_reports_deny_pass_and_allow_matches(world: Any) -> None:
+    """The engine API others build on: `decide` keeps `ports`, `isolated`, `matches`
+    and adds `denies`, `passes` and `policies`."""
+    from exporter.core.model import Direction
+    from exporter.core.policies import Action
+
+    w = world(
+        [
+            anp(
+                "mixed",
+                10,
+                {
+                    "ingress": [
+                        {"action": "Deny", "from": FROM_B, "ports": TCP80},
+                        {"action": "Pass", "from": FROM_B},
+                    ]
+                },
+            ),
+            netpol("allow-443", "a", {"podSelector": {}, "ingress": [{"ports": [{"port": 443}]}]}),
+        ]
+    )
+    side = w.engine.decide(Direction.INGRESS, w.cls("a/web"), w.cls("b/client"))
+    assert side.isolated
+    assert [str(p) for p in side.ports.items()] == ["TCP/443"]
+    assert [(m.policy.name, m.action) for m in side.denies] == [("mixed", Action.DENY)]
+    assert [m.policy.name for m in side.passes] == ["mixed"]
+    assert [m.policy.name for m in side.matches] == ["allow-443"]
+    assert {p.name for p in side.policies} == {"mixed", "allow-443"}
+
+
+def test_admin_policies_are_enforced_on_calico(world: Any) -> None:
+    """§2.4/§4: Calico implements ANP (tier order 1,000, before its default tier)."""
+    w = world([anp("deny-b", 10, {"ingress": [{"action": "Deny", "from": FROM_B}]})], "calico")
+    assert not w.allowed("b/client", "a/web", "TCP/80")

@@ -82,3 +82,17 @@ def test_bad_plugin_name_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         main(["scan", "--manifests", str(LOCAL), "--network-plugin", "weave"])
     assert info.value.code == 2
+
+
+def test_plugin_from_installed_crds() -> None:
+    from exporter.core.policies import NetworkPlugin, network_plugin_from_crds
+
+    assert network_plugin_from_crds(["ciliumnetworkpolicies.cilium.io"]) is NetworkPlugin.CILIUM
+    assert (
+        network_plugin_from_crds(["globalnetworkpolicies.crd.projectcalico.org", "x.y.z"])
+        is NetworkPlugin.CALICO
+    )
+    assert (
+        network_plugin_from_crds(["adminnetworkpolicies.policy.networking.k8s.io"])
+        is NetworkPlugin.GENERIC
+    )

@@ -348,3 +348,15 @@ def detect_network_plugin(policies: Iterable[Policy]) -> NetworkPlugin:
     if PolicyAPI.CALICO in apis:
         return NetworkPlugin.CALICO
     return NetworkPlugin.GENERIC
+
+
+def network_plugin_from_crds(crds: Iterable[str]) -> NetworkPlugin:
+    """A live scan's guess from the installed CustomResourceDefinition names (e.g.
+    `ciliumnetworkpolicies.cilium.io`): Cilium CRDs -> cilium, Calico CRDs -> calico,
+    else generic. Config (`network_plugin`) overrides it."""
+    groups = {name.partition(".")[2] for name in crds}
+    if "cilium.io" in groups:
+        return NetworkPlugin.CILIUM
+    if groups & {"crd.projectcalico.org", "projectcalico.org"}:
+        return NetworkPlugin.CALICO
+    return NetworkPlugin.GENERIC

@@ -162,7 +162,8 @@ def flows_request(
 class RelayStream:
     """One long-lived GetFlows stream into a FlowHandler, reconnecting forever.
 
-    `up` is True from a successful ServerStatus until the stream fails. Reconnects wait
+    `up` is True from a successful ServerStatus (the health check before each stream;
+    `status_check=False` skips it) until the stream fails. Reconnects wait
     `min(backoff_max, backoff_base * 2**attempt)` scaled by a random factor in
     [0.5, 1] ("equal jitter"); the attempt count resets once a stream delivers events."""
 
@@ -176,6 +177,7 @@ class RelayStream:
         tick_every: float = 5.0,
         status_timeout: float = 10.0,
         single_threaded: bool = True,
+        status_check: bool = True,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -186,6 +188,7 @@ class RelayStream:
         self.tick_every = tick_every
         self.status_timeout = status_timeout
         self.single_threaded = single_threaded
+        self.status_check = status_check
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.up = False
@@ -211,7 +214,7 @@ class RelayStream:
     def run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            delivered = self._once()
+            delivered = self.connect_once()
             if self._stop.is_set():
                 break
             attempt = 0 if delivered else attempt + 1
@@ -219,14 +222,15 @@ class RelayStream:
         self.up = False
         self.handler.agg.tick(self.clock())
 
-    def _once(self) -> bool:
+    def connect_once(self) -> bool:
         """One connection: status check, then the stream until it ends or fails.
         Returns whether any message arrived."""
         delivered = 0
         channel = open_channel(self.target, self.single_threaded)
         try:
             stub = observer_pb2_grpc.ObserverStub(channel)  # type: ignore[no-untyped-call]
-            stub.ServerStatus(observer_pb2.ServerStatusRequest(), timeout=self.status_timeout)
+            if self.status_check:
+                stub.ServerStatus(observer_pb2.ServerStatusRequest(), timeout=self.status_timeout)
             self.up = True
             self.connects += 1
             window = self.handler.window

@@ -1,0 +1,145 @@
+"""Prometheus families of the Hubble flow aggregation (docs/hubble.md, "Metrics").
+
+Counters come from `exporter.core.flows.FlowSnapshot` (monotonic since the process
+started, labels bounded per namespace); they change continuously, so this collector is
+rendered on every scrape (register it next to the process collector, in the `extra`
+registry of `exporter.metrics.exposition`), never cached with the scan result.
+
+Every series carries `cluster` and `shard` (the consumer process when one cluster's
+flows are split across processes; dashboards `sum without (shard)`).
+
+Hook for the service (serving.py):
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FlowCollector(lambda: [FlowMetrics(...) per cluster and shard]))
+    ... pass `registry` as `extra` to Exposition, or merge it into the served registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter.core.flows import (
+    DENIED_LABELS,
+    DROPPED_PACKETS_LABELS,
+    L7_LABELS,
+    MATRIX_LABELS,
+    POLICY_VERDICTS_LABELS,
+    WORKLOAD_VERDICTS_LABELS,
+    FlowSnapshot,
+)
+
+__all__ = ["FLOW_FAMILIES", "FlowCollector", "FlowMetrics"]
+
+PREFIX = "netfence_"
+
+# name (without prefix) -> (type, HELP, labels after cluster and shard)
+FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "policy_verdicts_total": (
+        "counter",
+        "Connections by Hubble policy verdict (policy-verdict events: one per connection "
+        "and enforcing endpoint), by the enforcing endpoint's namespace.",
+        POLICY_VERDICTS_LABELS,
+    ),
+    "denied_flows_total": (
+        "counter",
+        "Connections denied by network policy (dropped policy verdicts); policy is the "
+        "named deny policy, default-deny when no rule allowed it, other beyond the top N.",
+        DENIED_LABELS,
+    ),
+    "workload_policy_verdicts_total": (
+        "counter",
+        "Connections by verdict per enforcing workload (top N per namespace, the rest "
+        "under workload=other).",
+        WORKLOAD_VERDICTS_LABELS,
+    ),
+    "dropped_packets_total": (
+        "counter",
+        "Packets dropped by the datapath (drop events, one per packet) by reason.",
+        DROPPED_PACKETS_LABELS,
+    ),
+    "l7_requests_total": (
+        "counter",
+        "L7 requests (HTTP, DNS, Kafka) by proxy verdict: dropped means an L7 rule denied it.",
+        L7_LABELS,
+    ),
+    "namespace_flows_total": (
+        "counter",
+        "Connections between namespaces by verdict; direction is where the verdict was "
+        "enforced (a connection enforced on both sides counts once per side). Non-pod "
+        "peers appear as reserved:world, reserved:host, ...",
+        MATRIX_LABELS,
+    ),
+    "hubble_lost_events_total": (
+        "counter",
+        "Events Hubble or Relay reported lost (counts are a lower bound while this grows).",
+        ("source",),
+    ),
+    "hubble_up": ("gauge", "1 while the Hubble Relay stream of the cluster is up.", ()),
+    "unused_exposures": (
+        "gauge",
+        "Permitted exposures (last scan) that no admitted connection used in the "
+        "configured window, by namespace and exposure category.",
+        ("namespace", "exposure"),
+    ),
+    "default_deny_forwarded_flows": (
+        "gauge",
+        "Connections admitted by an allow-all rule or in policy-audit mode, during the "
+        "signal window, where the last scan says default-deny is in force: the scan and "
+        "the datapath disagree when this is above 0.",
+        ("namespace", "direction"),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowMetrics:
+    """What one consumer (cluster, shard) exports; immutable, replaced as a whole."""
+
+    snapshot: FlowSnapshot
+    up: bool
+    unused_exposures: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    default_deny_forwarded: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
+    kind, help_text, labels = FLOW_FAMILIES[name]
+    names = ["cluster", "shard", *labels]
+    if kind == "counter":
+        return CounterMetricFamily(PREFIX + name.removesuffix("_total"), help_text, labels=names)
+    return GaugeMetricFamily(PREFIX + name, help_text, labels=names)
+
+
+class FlowCollector(Collector):
+    def __init__(self, provider: Callable[[], Sequence[FlowMetrics]]) -> None:
+        self._provider = provider
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        fams = {name: _family(name) for name in FLOW_FAMILIES}
+        for m in self._provider():
+            s = m.snapshot
+            base = [s.cluster, s.shard]
+            for name, data in (
+                ("policy_verdicts_total", s.policy_verdicts),
+                ("denied_flows_total", s.denied),
+                ("workload_policy_verdicts_total", s.workload_verdicts),
+                ("dropped_packets_total", s.dropped_packets),
+                ("l7_requests_total", s.l7),
+                ("namespace_flows_total", s.namespace_matrix),
+                ("unused_exposures", m.unused_exposures),
+                ("default_deny_forwarded_flows", m.default_deny_forwarded),
+            ):
+                fam = fams[name]
+                for labels, value in sorted(data.items()):
+                    fam.add_metric([*base, *labels], value)
+            for source, value in sorted(s.lost_events.items()):
+                fams["hubble_lost_events_total"].add_metric([*base, source], value)
+            fams["hubble_up"].add_metric(base, 1 if m.up else 0)
+        yield from fams.values()
