@@ -10,7 +10,7 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps lint typecheck layers unit test demo bench chart-check clean
+.PHONY: help venv system-deps lint typecheck layers unit test demo bench chart-check clean protos
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
@@ -55,6 +55,11 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
+
+# Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
+protos: venv
+	PYTHON=$(BIN)/python exporter/sources/hubble/regenerate_protos.sh
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 
 # Needs helm (not packaged for Debian): the chart as helm renders it must load cleanly.

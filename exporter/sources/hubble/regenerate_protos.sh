@@ -6,7 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
-out="$here/_pb"
+out="${OUT:-$here/_pb}"
 rm -rf "$out"
 mkdir -p "$out/flow" "$out/relay" "$out/observer" "$out/netfence"
 "$python" -m grpc_tools.protoc -I "$here/proto" \
