@@ -55,12 +55,13 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.mixed
+	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
 protos: venv
 	PYTHON=$(BIN)/python exporter/sources/hubble/regenerate_protos.sh
-	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 
 # Needs helm (not packaged for Debian): the chart as helm renders it must load cleanly.
 chart-check: venv

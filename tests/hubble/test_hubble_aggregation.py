@@ -190,13 +190,19 @@ def test_forwarded_flows_into_default_deny_namespaces_are_a_disagreement() -> No
     assert default_deny_disagreements(scan, agg.signals(T0 + 60)) == got
 
 
-def test_resume_window_deduplicates_within_the_window() -> None:
+def test_resume_window_deduplicates_resent_events_after_a_reconnect() -> None:
     w = ResumeWindow(seconds=5)
     assert w.resume_since() is None
     assert not w.duplicate("a", 100)
-    assert w.duplicate("a", 100)
-    assert not w.duplicate("b", 110)
-    assert w.resume_since() == 105
+    assert not w.duplicate("b", 104)
+    w.reconnected()
+    assert w.resume_since() == 99
+    assert w.duplicate("a", 100) and w.duplicate("b", 104)
+    assert not w.duplicate("c", 104)  # not seen before: counted once...
+    assert w.duplicate("c", 104)  # ...even if resent twice
+    assert not w.duplicate("d", 105)  # newer than anything before the reconnect
+    assert not w.duplicate("e", 120)
+    w.reconnected()
     assert not w.duplicate("a", 100)  # forgotten: older than the window
 
 
@@ -209,3 +215,22 @@ def test_reserved_peers_and_pod_workloads() -> None:
     assert pod_workload("node-local-dns-88zrp") == "node-local-dns"
     assert pod_workload("db-0") == "db"
     assert pod_workload("xwing") == "xwing"
+
+
+def test_resume_window_remembers_every_key_of_the_last_window() -> None:
+    import random
+
+    rng = random.Random(5)
+    w = ResumeWindow(seconds=5)
+    seen: dict[int, int] = {}
+    t = 1_000
+    for i in range(20_000):
+        t += rng.choice((0, 0, 0, 1, 1, 2, 7))  # steady, bursts and gaps
+        when = t - rng.randrange(3)  # out of order by up to 2 s
+        assert not w.duplicate(i, when)
+        seen[i] = when
+        if i % 500 == 0:  # a reconnect: everything since the resume point is known
+            since = w.resume_since()
+            assert since is not None
+            w.reconnected()
+            assert all(w.duplicate(k, s) for k, s in seen.items() if s >= since)

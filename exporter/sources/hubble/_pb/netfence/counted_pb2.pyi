@@ -52,18 +52,16 @@ class CountedFlow(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uuid: _Optional[str] = ..., verdict: _Optional[_Union[_flow_pb2.Verdict, str]] = ..., drop_reason_desc: _Optional[_Union[_flow_pb2.DropReason, str]] = ..., source: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., destination: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., node_name: _Optional[str] = ..., l7: _Optional[_Union[CountedLayer7, _Mapping]] = ..., event_type: _Optional[_Union[_flow_pb2.CiliumEventType, _Mapping]] = ..., traffic_direction: _Optional[_Union[_flow_pb2.TrafficDirection, str]] = ..., policy_match_type: _Optional[int] = ..., egress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ..., ingress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ...) -> None: ...
 
 class CountedEndpoint(_message.Message):
-    __slots__ = ("identity", "namespace", "labels", "pod_name", "workloads")
+    __slots__ = ("identity", "namespace", "pod_name", "workloads")
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
-    LABELS_FIELD_NUMBER: _ClassVar[int]
     POD_NAME_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     identity: int
     namespace: str
-    labels: _containers.RepeatedScalarFieldContainer[str]
     pod_name: str
     workloads: _containers.RepeatedCompositeFieldContainer[CountedWorkload]
-    def __init__(self, identity: _Optional[int] = ..., namespace: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., pod_name: _Optional[str] = ..., workloads: _Optional[_Iterable[_Union[CountedWorkload, _Mapping]]] = ...) -> None: ...
+    def __init__(self, identity: _Optional[int] = ..., namespace: _Optional[str] = ..., pod_name: _Optional[str] = ..., workloads: _Optional[_Iterable[_Union[CountedWorkload, _Mapping]]] = ...) -> None: ...
 
 class CountedWorkload(_message.Message):
     __slots__ = ("name",)
