@@ -593,10 +593,13 @@ def _flows(args: argparse.Namespace, out: TextIO) -> int:
         stream = hubble.RelayStream(target, hubble.FlowHandler(agg, ResumeWindow()))
         thread = threading.Thread(target=stream.run, daemon=True)
         thread.start()
-        signal.signal(signal.SIGINT, lambda *_: stream.stop())
-        thread.join(args.duration)
-        stream.stop()
-        thread.join(10)
+        previous = signal.signal(signal.SIGINT, lambda *_: stream.stop())
+        try:
+            thread.join(args.duration)
+        finally:
+            stream.stop()
+            thread.join(10)
+            signal.signal(signal.SIGINT, previous)
     snap: FlowSnapshot = agg.snapshot(time.time())
     if args.output == "json":
         _dump_json(snap.to_json(), out, inline_below=1)

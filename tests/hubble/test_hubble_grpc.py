@@ -236,3 +236,18 @@ def test_tls_and_mtls(
             with Running(stream):
                 time.sleep(0.5)
                 assert not stream.up
+
+
+def test_cli_flows_watch(generated: list[observer_pb2.GetFlowsResponse]) -> None:
+    import io
+    import json
+
+    from exporter.cli import main
+
+    responses = generated[:300]
+    with ObserverServer(Script(responses)).start() as server:
+        out = io.StringIO()
+        argv = ["flows", "watch", "--hubble.address", server.address, "--duration", "1.5"]
+        assert main([*argv, "-o", "json", "--top-n", "1000000"], out) == 0
+    assert json.loads(out.getvalue())["flows"] == _counted(responses)
+    assert main(["flows", "watch", "--hubble.address", "nope", "--duration", "0"]) == 2
