@@ -48,8 +48,10 @@ demo: venv
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
 	@mkdir -p $(DEMO_STATE)
+	$(BIN)/python examples/demo_flows.py $(DEMO_STATE)/flows.jsonl
 	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops)"
 	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo \
+	  --hubble.replay $(DEMO_STATE)/flows.jsonl \
 	  --web.listen-address 127.0.0.1:$(DEMO_PORT) --store sqlite:///$(DEMO_STATE)/history.db \
 	  --scan.interval 1m || test $$? -eq 130
 

@@ -430,6 +430,50 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="/readyz turns ready after this even if a first scan is missing (default 15m)",
     )
     flag("--log.level", dest="log_level", metavar="LEVEL", help="debug, info, warning, error")
+    hubble = p.add_argument_group(
+        "Hubble flows", "policy verdicts counted from Hubble Relay (docs/hubble.md)"
+    )
+    add_hubble_flags(hubble)
+    flag = hubble.add_argument
+    flag(
+        "--hubble.node-name",
+        dest="hubble_node_name",
+        action="append",
+        metavar="PATTERN",
+        help="count only these nodes' flows (one shard of a large cluster); repeatable",
+    )
+    flag(
+        "--hubble.replay",
+        dest="hubble_replay",
+        action="append",
+        metavar="FILE",
+        help="recorded flows (hubble observe -o jsonpb) counted at start; repeatable",
+    )
+    flag("--flows.shard", dest="flows_shard", metavar="NAME", help="shard label (default 0)")
+    flag(
+        "--flows.top-n",
+        dest="flows_top_n",
+        metavar="N",
+        help="workloads and policies per namespace with their own label (default 20)",
+    )
+    flag(
+        "--flows.unused-window",
+        dest="flows_unused_window",
+        metavar="DURATION",
+        help="an exposure no flow used for this long is unused (default 30d)",
+    )
+    flag(
+        "--flows.flush-interval",
+        dest="flows_flush_interval",
+        metavar="DURATION",
+        help="how often hourly roll-ups go to the store (default 1m)",
+    )
+    flag(
+        "--flows.namespace-ttl",
+        dest="flows_namespace_ttl",
+        metavar="DURATION",
+        help="series of a namespace without flows for this long are dropped (default 24h)",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -474,7 +518,7 @@ def _serve(args: argparse.Namespace) -> int:
 # -- flows (Hubble) -------------------------------------------------------------------
 
 
-def add_hubble_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
+def add_hubble_flags(p: argparse._ActionsContainer, required: bool = False) -> None:
     """`--hubble.address` and `--hubble.tls.*` for one cluster (`serve` can reuse this
     and pass `hubble_target(args)` on; several clusters set `hubble:` in the config)."""
     flag = p.add_argument

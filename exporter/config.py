@@ -25,10 +25,26 @@ ready:
   grace: 15m                       # --ready.grace
 log:
   level: info                      # --log.level
+flows:                             # Hubble verdict counts (docs/hubble.md)
+  shard: "0"                       # --flows.shard: this consumer's label when a cluster's
+                                   #   flows are split across processes
+  top_n: 20                        # --flows.top-n: workloads/policies per namespace
+  unused_window: 30d               # --flows.unused-window: exposure unused for this long
+  flush_interval: 1m               # --flows.flush-interval: roll-ups to the store
+  namespace_ttl: 24h               # --flows.namespace-ttl: series of idle namespaces go
 clusters:
   - name: prod-eu                  # the `cluster` label
     kubeconfig: /etc/netfence/kubeconfig   # --kubeconfig
     context: prod-eu               # --context
+    hubble:
+      address: hubble-relay.kube-system:4245  # --hubble.address (plaintext by default)
+      tls:                         # --hubble.tls, --hubble.tls.*-file, ...server-name
+        ca_file: /etc/netfence/hubble/ca.crt
+        cert_file: /etc/netfence/hubble/tls.crt
+        key_file: /etc/netfence/hubble/tls.key
+        server_name: ui.hubble-relay.cilium.io
+      node_names: []               # --hubble.node-name: only these nodes' flows (shards)
+      replay: []                   # --hubble.replay: recorded flows counted at start
   - name: demo
     manifests: [examples/demo-cluster]     # --manifests
   - name: local
@@ -55,6 +71,10 @@ DEFAULT_PAGE_SIZE = 500
 DEFAULT_RETRIES = 4
 DEFAULT_RETENTION_DAYS = 400.0
 DEFAULT_READY_GRACE = 900.0
+DEFAULT_TOP_N = 20
+DEFAULT_UNUSED_WINDOW = 30 * 86400.0
+DEFAULT_FLUSH_INTERVAL = 60.0
+DEFAULT_NAMESPACE_TTL = 86400.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CLIENT_AUTH_TYPES = (
     "NoClientCert",
@@ -75,12 +95,30 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class HubbleConfig:
+    """Where a cluster's Hubble flows come from: Relay (or one Hubble server) and/or
+    recorded files replayed once at start (offline analysis, the demo)."""
+
+    address: str | None = None
+    """HOST:PORT; a `tls://` prefix turns TLS on, as in the Hubble CLI."""
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+    node_names: tuple[str, ...] = ()
+    """node_name patterns: this process counts only these nodes' flows (a shard)."""
+    replay: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     name: str
     kubeconfig: str | None = None
     context: str | None = None
     in_cluster: bool = False
     manifests: tuple[Path, ...] = ()
+    hubble: HubbleConfig | None = None
 
     @property
     def kind(self) -> str:
@@ -120,6 +158,11 @@ class Config:
     retries: int = DEFAULT_RETRIES
     ready_grace: float = DEFAULT_READY_GRACE
     log_level: str = "info"
+    flows_shard: str = "0"
+    flows_top_n: int = DEFAULT_TOP_N
+    flows_unused_window: float = DEFAULT_UNUSED_WINDOW
+    flows_flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    flows_namespace_ttl: float = DEFAULT_NAMESPACE_TTL
 
 
 # flag dest -> (file key path, parser)
@@ -179,13 +222,16 @@ def _read_yaml(path: Path, what: str, problems: list[str]) -> dict[str, Any]:
 
 
 _KNOWN_KEYS = {
-    "": {"web", "store", "scan", "ready", "log", "clusters"},
+    "": {"web", "store", "scan", "ready", "log", "flows", "clusters"},
     "web": {"listen_address", "config_file"},
     "store": {"url", "retention"},
     "scan": {"interval", "jitter", "timeout", "page_size", "retries"},
     "ready": {"grace"},
     "log": {"level"},
-    "cluster": {"name", "kubeconfig", "context", "in_cluster", "manifests"},
+    "flows": {"shard", "top_n", "unused_window", "flush_interval", "namespace_ttl"},
+    "cluster": {"name", "kubeconfig", "context", "in_cluster", "manifests", "hubble"},
+    "hubble": {"address", "tls", "node_names", "replay"},
+    "hubble.tls": {"enabled", "ca_file", "cert_file", "key_file", "server_name"},
 }
 
 
@@ -204,7 +250,7 @@ def load_config(
     for key in sorted(set(file) - _KNOWN_KEYS[""]):
         problems.append(f"config: unknown key {key!r}")
     sections: dict[str, dict[str, Any]] = {}
-    for section in ("web", "store", "scan", "ready", "log"):
+    for section in ("web", "store", "scan", "ready", "log", "flows"):
         value = file.get(section) or {}
         if not isinstance(value, dict):
             problems.append(f"config: {section} must be a mapping")
@@ -238,6 +284,11 @@ def load_config(
         if isinstance(raw, bool) or not str(raw).isdigit():
             raise ValueError(f"{raw!r} is not a whole number")
         return int(raw)
+
+    def shard(raw: Any) -> str:
+        if isinstance(raw, bool) or not _NAME.match(str(raw)):
+            raise ValueError(f"{raw!r}: use letters, digits, '-', '_', '.', ':' (a label value)")
+        return str(raw)
 
     def level(raw: Any) -> str:
         if str(raw).lower() not in LOG_LEVELS:
@@ -277,7 +328,24 @@ def load_config(
         retries=pick("scan_retries", "scan", "retries", DEFAULT_RETRIES, count),
         ready_grace=pick("ready_grace", "ready", "grace", DEFAULT_READY_GRACE, parse_duration),
         log_level=pick("log_level", "log", "level", "info", level),
+        flows_shard=pick("flows_shard", "flows", "shard", "0", shard),
+        flows_top_n=pick("flows_top_n", "flows", "top_n", DEFAULT_TOP_N, positive_int),
+        flows_unused_window=pick(
+            "flows_unused_window", "flows", "unused_window", DEFAULT_UNUSED_WINDOW, parse_duration
+        ),
+        flows_flush_interval=pick(
+            "flows_flush_interval",
+            "flows",
+            "flush_interval",
+            DEFAULT_FLUSH_INTERVAL,
+            parse_duration,
+        ),
+        flows_namespace_ttl=pick(
+            "flows_namespace_ttl", "flows", "namespace_ttl", DEFAULT_NAMESPACE_TTL, parse_duration
+        ),
     )
+    if config.flows_flush_interval <= 0:
+        problems.append("flows.flush_interval must be more than 0")
     clusters = _clusters(flags, file, base, problems, in_cluster_available)
     if problems:
         raise ConfigError(problems)
@@ -319,9 +387,15 @@ def _clusters(
                 context=flags.get("context"),
                 in_cluster=bool(flags.get("in_cluster")),
                 manifests=manifests,
+                hubble=_hubble_from_flags(flags),
             )
         )
     elif file.get("clusters") is not None:
+        if _hubble_from_flags(flags) is not None:
+            problems.append(
+                "--hubble.* flags go with a cluster given by flags; with a clusters: list in "
+                "the config file, give each cluster's hubble: there"
+            )
         raw = file.get("clusters")
         if not isinstance(raw, list) or not raw:
             problems.append("config: clusters must be a non-empty list")
@@ -364,10 +438,17 @@ def _clusters(
                     context=str(item["context"]) if item.get("context") else None,
                     in_cluster=bool(item.get("in_cluster")) or kinds == 0,
                     manifests=manifests,
+                    hubble=_hubble_from_file(item.get("hubble"), f"{where}.hubble", base, problems),
                 )
             )
     elif in_cluster_available():
-        out.append(ClusterConfig(name=str(flags.get("cluster_name") or "default"), in_cluster=True))
+        out.append(
+            ClusterConfig(
+                name=str(flags.get("cluster_name") or "default"),
+                in_cluster=True,
+                hubble=_hubble_from_flags(flags),
+            )
+        )
     else:
         problems.append(
             "no cluster to scan: give --kubeconfig [--context], --manifests DIR, "
@@ -390,6 +471,99 @@ def _clusters(
                 )
         if cluster.kubeconfig and not Path(cluster.kubeconfig).expanduser().is_file():
             problems.append(f"cluster {cluster.name}: kubeconfig {cluster.kubeconfig}: not a file")
+        if cluster.hubble is not None:
+            problems.extend(
+                f"cluster {cluster.name}: {p}" for p in _hubble_problems(cluster.hubble)
+            )
+    return out
+
+
+def _hubble_from_flags(flags: Flags) -> HubbleConfig | None:
+    def path(key: str) -> Path | None:
+        value = flags.get(key)
+        return Path(str(value)) if value else None
+
+    hubble = HubbleConfig(
+        address=flags.get("hubble_address") or None,
+        tls=bool(flags.get("hubble_tls")),
+        ca_file=path("hubble_tls_ca_file"),
+        cert_file=path("hubble_tls_cert_file"),
+        key_file=path("hubble_tls_key_file"),
+        server_name=flags.get("hubble_tls_server_name") or None,
+        node_names=tuple(str(n) for n in flags.get("hubble_node_name") or ()),
+        replay=tuple(Path(str(f)) for f in flags.get("hubble_replay") or ()),
+    )
+    return None if hubble == HubbleConfig() else hubble
+
+
+def _hubble_from_file(
+    raw: object, where: str, base: Path, problems: list[str]
+) -> HubbleConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append(f"config: {where} must be a mapping")
+        return None
+    for key in sorted(set(raw) - _KNOWN_KEYS["hubble"]):
+        problems.append(f"config: unknown key {where}.{key}")
+    tls = raw.get("tls")
+    if tls is None:
+        tls = {}
+    elif isinstance(tls, bool):
+        tls = {"enabled": tls}
+    elif not isinstance(tls, dict):
+        problems.append(f"config: {where}.tls must be a mapping (or true)")
+        tls = {}
+    for key in sorted(set(tls) - _KNOWN_KEYS["hubble.tls"]):
+        problems.append(f"config: unknown key {where}.tls.{key}")
+
+    def path(value: object) -> Path:
+        p = Path(str(value))
+        return p if p.is_absolute() else base / p
+
+    def paths(key: str) -> tuple[str, ...]:
+        value = raw.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            problems.append(f"config: {where}.{key} must be a list")
+            return ()
+        return tuple(str(v) for v in value)
+
+    address = raw.get("address")
+    return HubbleConfig(
+        address=str(address) if address else None,
+        # Any TLS setting turns TLS on, as in the Hubble CLI; `enabled: false` alone is off.
+        tls=bool(tls.get("enabled", bool(set(tls) - {"enabled"}))),
+        ca_file=path(tls["ca_file"]) if tls.get("ca_file") else None,
+        cert_file=path(tls["cert_file"]) if tls.get("cert_file") else None,
+        key_file=path(tls["key_file"]) if tls.get("key_file") else None,
+        server_name=str(tls["server_name"]) if tls.get("server_name") else None,
+        node_names=paths("node_names"),
+        replay=tuple(path(f) for f in paths("replay")),
+    )
+
+
+def _hubble_problems(hubble: HubbleConfig) -> list[str]:
+    out: list[str] = []
+    if hubble.address is None and not hubble.replay:
+        out.append("hubble needs an address (Relay, HOST:PORT) or files to replay")
+    if hubble.address is not None:
+        host, sep, port = hubble.address.removeprefix("tls://").rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            out.append(f"hubble address {hubble.address!r} is not HOST:PORT")
+    elif any((hubble.tls, hubble.ca_file, hubble.cert_file, hubble.key_file, hubble.node_names)):
+        out.append("hubble TLS and node names need a hubble address")
+    if (hubble.cert_file is None) != (hubble.key_file is None):
+        out.append("hubble mTLS needs both a client certificate and its key")
+    for what, p in (
+        ("CA file", hubble.ca_file),
+        ("certificate file", hubble.cert_file),
+        ("key file", hubble.key_file),
+        *(("replay file", f) for f in hubble.replay),
+    ):
+        if p is not None and not p.is_file():
+            out.append(f"hubble {what} {p}: not a file")
     return out
 
 

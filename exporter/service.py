@@ -67,6 +67,8 @@ class ScanReport:
     """Which policy APIs were evaluated (cilium, calico, generic)."""
     network_plugin_source: str = "detected"
     """`detected` from the policy kinds present, or `configured`."""
+    controller_namespaces: frozenset[str] = frozenset()
+    """Namespaces of the ingress controller and gateway pods (for the Hubble joins)."""
 
     def to_json(self) -> dict[str, object]:
         pods = sum(n.pods for n in self.namespaces)
@@ -161,6 +163,7 @@ def analyse(
         internet_egress_workloads=exposed.egress_counts(),
         exposures=exposed.exposures,
         internet_egress=exposed.internet_egress,
+        controller_namespaces=exposed.controller_namespaces,
         exposure_analysed=exposure,
         errors=result.errors,
         # One object with several Cilium `specs` is several normal-form policies.

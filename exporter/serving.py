@@ -14,6 +14,7 @@ failure is counted, `netfence_scan_success` goes to 0 and the last good values s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -28,7 +29,15 @@ from exporter import __version__
 from exporter.config import ClusterConfig, Config
 from exporter.core.findings import Check, Finding, InputError, Severity
 from exporter.core.inventory import RawObject, build_snapshot
-from exporter.metrics import ClusterMetrics, MetricsServer, WebSettings, exposition
+from exporter.flow_service import FlowConsumer, FlowSettings
+from exporter.metrics import (
+    ClusterMetrics,
+    FlowCollector,
+    FlowMetrics,
+    MetricsServer,
+    WebSettings,
+    exposition,
+)
 from exporter.scheduler import Job, Scheduler
 from exporter.service import ScanReport, analyse
 from exporter.sources import kubernetes as live
@@ -49,6 +58,8 @@ POLICY_KINDS = frozenset(
     }
 )
 PRUNE_EVERY_SECONDS = 3600.0
+FLUSH_JOB = ":flows"
+"""Scheduler id of the Hubble flush job (no cluster name can start with ':')."""
 STAGES = ("list", "load", "scan", "store", "scheduler")
 """Values of the `stage` label of netfence_scan_errors_total, all exported from the start."""
 
@@ -224,6 +235,8 @@ class Service:
         self._last_prune: float | None = None
         self.on_change: Callable[[], None] | None = None
         """Called after every scan (e.g. to render /metrics ahead of the next scrape)."""
+        self.on_scan: Callable[[ScanResult], None] | None = None
+        """Called with every successful scan (the Hubble joins follow the scan)."""
 
     # -- reads (any thread) -------------------------------------------------------
 
@@ -348,6 +361,11 @@ class Service:
             result.analysis_seconds,
         )
         self._persist(_record(result, self._version))
+        if self.on_scan is not None:
+            try:
+                self.on_scan(result)
+            except Exception:
+                log.exception("after-scan hook of %s failed", name)
         self._changed()
         return result
 
@@ -457,20 +475,46 @@ class Server:
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
         )
-        self.exposition = exposition(self.service.metrics, __version__)
+        self.flows = {
+            c.name: FlowConsumer(
+                c.name,
+                c.hubble,
+                FlowSettings(
+                    shard=config.flows_shard,
+                    top_n=config.flows_top_n,
+                    unused_window=config.flows_unused_window,
+                    namespace_ttl=config.flows_namespace_ttl,
+                ),
+                self.store.flows,
+                clock=clock,
+                on_error=functools.partial(self.service.count, c.name),
+            )
+            for c in config.clusters
+            if c.hubble is not None
+        }
+        fresh = [FlowCollector(self._flow_metrics)] if self.flows else []
+        self.exposition = exposition(self.service.metrics, __version__, fresh)
         self.service.on_change = self.exposition.warm
-        self.scheduler = Scheduler(
-            [
+        self.service.on_scan = self._after_scan
+        jobs = [
+            Job(
+                id=c.name,
+                run=_job(self.service, c.name),
+                interval_seconds=config.scan_interval,
+                jitter_seconds=min(config.scan_jitter, config.scan_interval / 2),
+            )
+            for c in clusters
+        ]
+        if self.flows:
+            jobs.append(
                 Job(
-                    id=c.name,
-                    run=_job(self.service, c.name),
-                    interval_seconds=config.scan_interval,
-                    jitter_seconds=min(config.scan_jitter, config.scan_interval / 2),
+                    id=FLUSH_JOB,
+                    run=self._flush_flows,
+                    interval_seconds=config.flows_flush_interval,
+                    first_delay_seconds=config.flows_flush_interval,
                 )
-                for c in clusters
-            ],
-            on_problem=lambda job, _what: self.service.count(job, "scheduler"),
-        )
+            )
+        self.scheduler = Scheduler(jobs, on_problem=self._job_problem)
         web = config.web
         self.http = MetricsServer(
             self.exposition,
@@ -498,13 +542,36 @@ class Server:
             return False, "the scheduler is not running"
         return self.service.healthy()
 
+    def _flow_metrics(self) -> list[FlowMetrics]:
+        return [consumer.metrics() for consumer in self.flows.values()]
+
+    def _after_scan(self, result: ScanResult) -> None:
+        consumer = self.flows.get(result.cluster)
+        if consumer is not None:
+            consumer.after_scan(result.report)
+
+    def _flush_flows(self) -> None:
+        for consumer in self.flows.values():
+            consumer.flush()
+
+    def _job_problem(self, job: str, what: str) -> None:
+        if job in self.service.clusters:
+            self.service.count(job, "scheduler")
+        else:
+            log.error("job %s: %s", job, what)
+
     def start(self) -> None:
         self.http.start()
+        for consumer in self.flows.values():
+            consumer.start()
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Graceful: no new scans, running scans finish and are stored, then HTTP stops."""
+        """Graceful: no new scans, running scans finish and are stored, flow counts of the
+        open hours are written, then HTTP stops."""
         self.scheduler.shutdown(wait=True)
+        for consumer in self.flows.values():
+            consumer.stop()
         self.http.shutdown()
         self.store.close()
 

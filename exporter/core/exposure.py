@@ -183,6 +183,9 @@ class ExposureReport:
     exposures: list[Exposure] = field(default_factory=list)
     internet_egress: list[InternetEgress] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    controller_namespaces: frozenset[str] = frozenset()
+    """Namespaces of the ingress controller and gateway pods (traffic from them uses an
+    ingress or gateway exposure: the Hubble join needs to know)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """namespace -> category -> permitted exposures."""
@@ -519,7 +522,9 @@ class ExposureAnalysis:
     # -- the report -----------------------------------------------------------------------
 
     def run(self) -> ExposureReport:
-        report = ExposureReport()
+        report = ExposureReport(
+            controller_namespaces=frozenset(c.namespace for c in self.controllers)
+        )
         backed: set[int] = set()
         for svc in self.engine.snapshot.services:
             classes = self.backing(svc)

@@ -3,9 +3,11 @@
 from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.registry import Collector
 
 from exporter.metrics.collector import FAMILIES, PREFIX, ClusterMetrics, NetfenceCollector
 from exporter.metrics.exposition import Exposition
+from exporter.metrics.flows import FlowCollector, FlowMetrics
 from exporter.metrics.http import MetricsServer, WebSettings, make_app
 
 __all__ = [
@@ -13,6 +15,8 @@ __all__ = [
     "PREFIX",
     "ClusterMetrics",
     "Exposition",
+    "FlowCollector",
+    "FlowMetrics",
     "MetricsServer",
     "NetfenceCollector",
     "WebSettings",
@@ -30,8 +34,15 @@ def new_registry(collector: NetfenceCollector) -> CollectorRegistry:
     return registry
 
 
-def exposition(provider: Callable[[], Sequence[ClusterMetrics]], version: str) -> Exposition:
-    """What `/metrics` serves: the netfence families (cached per result) + process_*."""
-    process = CollectorRegistry(auto_describe=False)
-    ProcessCollector(registry=process)
-    return Exposition(NetfenceCollector(provider, version), provider, extra=process)
+def exposition(
+    provider: Callable[[], Sequence[ClusterMetrics]],
+    version: str,
+    fresh: Sequence[Collector] = (),
+) -> Exposition:
+    """What `/metrics` serves: the netfence families (cached per result) + process_* and
+    the `fresh` collectors (e.g. Hubble flow counters), rendered on every scrape."""
+    extra = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=extra)
+    for collector in fresh:
+        extra.register(collector)
+    return Exposition(NetfenceCollector(provider, version), provider, extra=extra)

@@ -8,11 +8,8 @@ registry of `exporter.metrics.exposition`), never cached with the scan result.
 Every series carries `cluster` and `shard` (the consumer process when one cluster's
 flows are split across processes; dashboards `sum without (shard)`).
 
-Hook for the service (serving.py):
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(FlowCollector(lambda: [FlowMetrics(...) per cluster and shard]))
-    ... pass `registry` as `extra` to Exposition, or merge it into the served registry.
+`exporter.serving` passes `FlowCollector(lambda: [consumer.metrics() ...])` to
+`exporter.metrics.exposition(..., fresh=[...])`.
 """
 
 from __future__ import annotations
@@ -101,7 +98,9 @@ class FlowMetrics:
     """What one consumer (cluster, shard) exports; immutable, replaced as a whole."""
 
     snapshot: FlowSnapshot
-    up: bool
+    up: bool | None
+    """Whether the Relay stream is up; None when there is no stream (replayed files only):
+    no `netfence_hubble_up` series then."""
     unused_exposures: Mapping[tuple[str, str], int] = field(default_factory=dict)
     default_deny_forwarded: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
@@ -141,5 +140,6 @@ class FlowCollector(Collector):
                     fam.add_metric([*base, *labels], value)
             for source, value in sorted(s.lost_events.items()):
                 fams["hubble_lost_events_total"].add_metric([*base, source], value)
-            fams["hubble_up"].add_metric(base, 1 if m.up else 0)
+            if m.up is not None:
+                fams["hubble_up"].add_metric(base, 1 if m.up else 0)
         yield from fams.values()

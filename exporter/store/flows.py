@@ -10,11 +10,11 @@ Two tables, next to the scan history in the same database:
 - `flow_exposure_use`: (cluster, namespace, workload, peer) -> end of the last hour with
   an admitted ingress connection (`Aggregator.last_used()`), kept as a maximum.
 
-Hook for the service: `FlowStore(store_engine).ensure_schema()` once, then from the flow
-consumer every few minutes `add_rollups(cluster, shard, aggregator.take_rollups())` and
-`record_exposure_use(cluster, aggregator.last_used())`; `prune(before)` with the scan
-retention. The tables are created with `create_all` (idempotent); when the history store
-takes them into its migrations, use the same definitions.
+The history store creates both tables in its migration 2 and hands out a `FlowStore` as
+`Store.flows`; the service writes `add_rollups(cluster, shard, aggregator.take_rollups())`
+and `record_exposure_use(cluster, aggregator.last_used())` every flush interval, and the
+store's `prune` drops roll-ups past the scan retention. `ensure_schema()` creates them
+stand-alone (tests, tools that use no history store).
 """
 
 from __future__ import annotations

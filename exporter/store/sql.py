@@ -42,6 +42,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from exporter.store.flows import FlowStore, flow_exposure_use, flow_hourly
+from exporter.store.flows import metadata as flow_tables
 from exporter.store.records import (
     FindingRow,
     NamespaceRow,
@@ -145,9 +147,14 @@ def _v1(conn: Connection) -> None:
     )
 
 
+def _v2(conn: Connection) -> None:
+    flow_tables.create_all(conn, tables=[flow_hourly, flow_exposure_use])
+
+
 # (version, description, apply). Append only; never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "scans with namespaces, exposures, findings and policy digests", _v1),
+    (2, "hourly Hubble verdict roll-ups and last use of exposures", _v2),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -188,6 +195,11 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @property
+    def flows(self) -> FlowStore:
+        """The Hubble roll-ups, in the same database (tables of migration 2)."""
+        return FlowStore(self._engine)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -325,6 +337,7 @@ class Store:
             for child in (scan_namespaces, scan_exposures, scan_findings, scan_policies):
                 conn.execute(delete(child).where(child.c.scan_id.in_(doomed)))
             result = conn.execute(delete(scans).where(scans.c.started_at < cutoff))
+            conn.execute(delete(flow_hourly).where(flow_hourly.c.hour < cutoff))
             return int(result.rowcount or 0)
 
     # -- reading --------------------------------------------------------------------

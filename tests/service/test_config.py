@@ -146,3 +146,82 @@ def test_the_example_config_file_loads() -> None:
     (cluster,) = config.clusters
     assert cluster.name == "demo" and cluster.manifests == (DEMO,)
     assert config.scan_interval == 300 and config.listen_port == 9873
+
+
+def test_hubble_sources_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    for name in ("ca.crt", "tls.crt", "tls.key"):
+        (tmp_path / "certs" / name).write_text("x")
+    (tmp_path / "flows.jsonl").write_text("")
+    config_file = tmp_path / "netfence.yaml"
+    config_file.write_text(
+        f"""
+flows: {{shard: node-a, top_n: 5, unused_window: 7d, flush_interval: 30s}}
+clusters:
+  - name: prod
+    manifests: [{DEMO}]
+    hubble:
+      address: hubble-relay.kube-system:4245
+      tls: {{ca_file: certs/ca.crt, cert_file: certs/tls.crt, key_file: certs/tls.key,
+             server_name: ui.hubble-relay.cilium.io}}
+      node_names: ["prod/worker-a*"]
+  - name: offline
+    manifests: [{DEMO}]
+    hubble: {{replay: [flows.jsonl]}}
+  - name: no-flows
+    manifests: [{DEMO}]
+"""
+    )
+    config = load_config(_flags(config_file=str(config_file)))
+    prod, offline, none = config.clusters
+    assert prod.hubble is not None and prod.hubble.tls  # any TLS setting turns TLS on
+    assert prod.hubble.ca_file == tmp_path / "certs" / "ca.crt"  # relative to the file
+    assert prod.hubble.server_name == "ui.hubble-relay.cilium.io"
+    assert prod.hubble.node_names == ("prod/worker-a*",)
+    assert offline.hubble is not None and offline.hubble.address is None
+    assert offline.hubble.replay == (tmp_path / "flows.jsonl",)
+    assert none.hubble is None
+    assert (config.flows_shard, config.flows_top_n) == ("node-a", 5)
+    assert (config.flows_unused_window, config.flows_flush_interval) == (7 * 86400, 30)
+
+
+def test_hubble_problems_in_the_file_are_listed_together(tmp_path: Path) -> None:
+    config_file = tmp_path / "netfence.yaml"
+    config_file.write_text(
+        f"""
+flows: {{top_n: 0, colour: red}}
+clusters:
+  - name: prod
+    manifests: [{DEMO}]
+    hubble: {{address: relay, tls: {{ca_file: nope.crt, pinned: true}}, port: 4245}}
+"""
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(_flags(config_file=str(config_file), hubble_address="r:1"))
+    problems = "\n".join(info.value.problems)
+    for expected in (
+        "flows.top_n",
+        "unknown key flows.colour",
+        "unknown key clusters[0].hubble.port",
+        "unknown key clusters[0].hubble.tls.pinned",
+        "hubble address 'relay' is not HOST:PORT",
+        "nope.crt: not a file",
+        "--hubble.* flags go with a cluster given by flags",
+    ):
+        assert expected in problems, problems
+
+
+def test_hubble_flags_configure_the_one_cluster() -> None:
+    config = load_config(
+        _flags(
+            manifests=[str(DEMO)],
+            hubble_address="tls://127.0.0.1:4245",
+            hubble_node_name=["c/n1", "c/n2"],
+            flows_shard="1",
+        )
+    )
+    (cluster,) = config.clusters
+    assert cluster.hubble is not None
+    assert cluster.hubble.address == "tls://127.0.0.1:4245"
+    assert cluster.hubble.node_names == ("c/n1", "c/n2")
+    assert config.flows_shard == "1"

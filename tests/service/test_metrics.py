@@ -22,22 +22,25 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import ClusterConfig
 from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
 from exporter.core.findings import Check, Finding, Severity
+from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
 from exporter.metrics import (
     FAMILIES,
     PREFIX,
     ClusterMetrics,
+    FlowCollector,
+    FlowMetrics,
     MetricsServer,
     NetfenceCollector,
     WebSettings,
     exposition,
     new_registry,
 )
+from exporter.metrics.flows import FLOW_FAMILIES
 from exporter.serving import Cluster, Service, SourceRead, manifests_reader
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
 DOCS = ROOT / "docs" / "metrics.md"
-HUBBLE = "*(Hubble issue)*"
 
 
 def _cov(dd: bool, isolated: int) -> DirectionCoverage:
@@ -74,36 +77,43 @@ def _render(*results: ClusterMetrics) -> str:
     return generate_latest(new_registry(NetfenceCollector(lambda: results, "1.2.3"))).decode()
 
 
-def _documented() -> dict[str, tuple[str, set[str], bool]]:
-    rows: dict[str, tuple[str, set[str], bool]] = {}
+def _documented() -> dict[str, tuple[str, set[str]]]:
+    rows: dict[str, tuple[str, set[str]]] = {}
     for line in DOCS.read_text().splitlines():
         m = re.match(r"^\| (netfence_\w+) \| (\w+) \| ([^|]*) \| (.*) \|$", line)
         if m:
             labels = {x.strip() for x in m.group(3).split(",") if x.strip()}
-            rows[m.group(1)] = (m.group(2), labels, HUBBLE in m.group(4))
+            rows[m.group(1)] = (m.group(2), labels)
     return rows
 
 
+def _flow_render() -> str:
+    agg = Aggregator(FlowsConfig("prod"))
+    agg.connection(1_700_000_000, "shop", "cart", 1, 2, 133, DEFAULT_DENY, "batch")
+    agg.drop(1_700_000_000, "shop", "cart", 1, 133, "batch")
+    agg.l7(1_700_000_000, "shop", "cart", 2, 1, "http", "payments")
+    agg.lost(1, 1)
+    flows = FlowMetrics(agg.snapshot(1_700_000_000), True, {("shop", "ingress"): 1},
+                        {("shop", "ingress"): 0})  # fmt: skip
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FlowCollector(lambda: [flows]))
+    return generate_latest(registry).decode()
+
+
 def test_docs_and_code_list_the_same_families() -> None:
-    """Only families the code exports are compared; rows marked (Hubble issue) are the
-    contract for the later Hubble work and must NOT be exported yet."""
+    """Every family the code exports (scan and Hubble flow families) is documented with
+    the same type and labels, and every documented family is exported."""
     exported = {
         name.removesuffix("_total") if info["type"] == "counter" else name: info
-        for name, info in _families(_render(FULL)).items()
+        for text in (_render(FULL), _flow_render())
+        for name, info in _families(text).items()
         if name.startswith(PREFIX)
     }
     documented = _documented()
-    pending = {n for n, (_, _, hubble) in documented.items() if hubble}
-    assert pending == {
-        "netfence_policy_verdicts_total",
-        "netfence_denied_flows_total",
-        "netfence_hubble_up",
-        "netfence_hubble_lost_events_total",
-    }
-    code = {PREFIX + n for n in FAMILIES}
-    assert code == set(documented) - pending
+    code = {PREFIX + n for n in FAMILIES} | {PREFIX + n for n in FLOW_FAMILIES}
+    assert code == set(documented)
     for name in code:
-        kind, labels, _ = documented[name]
+        kind, labels = documented[name]
         family = exported[name.removesuffix("_total")]
         assert family["type"] == kind, name
         assert family["labels"] == labels, name
@@ -148,7 +158,7 @@ def test_output_passes_promtool() -> None:
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")]
     )
     svc.scan("demo")
-    text = _render(FULL, broken, *svc.metrics())
+    text = _render(FULL, broken, *svc.metrics()) + _flow_render()
     proc = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )

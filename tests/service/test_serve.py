@@ -32,6 +32,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _recorded(flows: Path, verdict: str) -> int:
+    """Policy-verdict events with this verdict in a jsonpb file, read without netfence."""
+    n = 0
+    for line in flows.read_text().splitlines():
+        f = json.loads(line)["flow"]
+        n += f.get("event_type", {}).get("type") == 5 and f.get("verdict") == verdict
+    return n
+
+
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -53,20 +62,23 @@ def _wait(url: str, timeout: float = 30) -> str:
 
 
 @pytest.fixture
-def netfence(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], str]]:
+def netfence(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], str, Path]]:
     port = _free_port()
     store = f"sqlite:///{tmp_path / 'history.db'}"
+    flows = tmp_path / "flows.jsonl"  # the demo's recorded Hubble flows, as `make demo`
+    subprocess.run([sys.executable, str(ROOT / "examples" / "demo_flows.py"), str(flows)],
+                   check=True)  # fmt: skip
     proc = subprocess.Popen(
         [
             *NETFENCE, "serve", "--manifests", str(DEMO), "--cluster-name", "demo",
             "--web.listen-address", f"127.0.0.1:{port}", "--store", store,
-            "--scan.interval", "2s", "--scan.jitter", "0s",
+            "--scan.interval", "2s", "--scan.jitter", "0s", "--hubble.replay", str(flows),
         ],
         cwd=ROOT, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         _wait(f"http://127.0.0.1:{port}/readyz")
-        yield f"127.0.0.1:{port}", proc, store
+        yield f"127.0.0.1:{port}", proc, store, flows
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -74,9 +86,9 @@ def netfence(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], str]]
 
 
 def test_sigterm_stops_cleanly_and_scans_are_stored(
-    netfence: tuple[str, subprocess.Popen[str], str],
+    netfence: tuple[str, subprocess.Popen[str], str, Path],
 ) -> None:
-    address, proc, store_url = netfence
+    address, proc, store_url, flows = netfence
     body = _wait(f"http://{address}/metrics")
     assert 'netfence_scan_success{cluster="demo"} 1.0' in body
     proc.send_signal(signal.SIGTERM)
@@ -88,6 +100,9 @@ def test_sigterm_stops_cleanly_and_scans_are_stored(
     try:
         scans = store.scans("demo")
         assert scans and all(s.success and s.namespaces == 10 for s in scans)
+        # The replayed flows' hours were rolled up into the store by the shutdown.
+        denied = store.flows.denied("demo", 0, int(time.time()) + 3600)
+        assert sum(p.count for p in denied) == _recorded(flows, "DROPPED")
     finally:
         store.close()
 
@@ -107,9 +122,9 @@ def test_config_errors_exit_2_listing_every_problem(tmp_path: Path) -> None:
     reason="needs the prometheus binary (Debian package prometheus; make test installs it)",
 )
 def test_a_real_prometheus_scrapes_the_service(
-    netfence: tuple[str, subprocess.Popen[str], str], tmp_path: Path
+    netfence: tuple[str, subprocess.Popen[str], str, Path], tmp_path: Path
 ) -> None:
-    address, _proc, _store = netfence
+    address, _proc, _store, flows = netfence
     prom_port = _free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -153,6 +168,14 @@ def test_a_real_prometheus_scrapes_the_service(
         deny = query('count(netfence_namespace_default_deny{cluster="demo"})')
         assert deny[0]["value"][1] == "20"  # type: ignore[index]
         assert query("netfence_build_info")[0]["metric"]["version"]  # type: ignore[index]
+        # Hubble flows (replayed): counters and the join with the scan, through Prometheus.
+        denied = query('sum without (shard) (netfence_denied_flows_total{cluster="demo"})')
+        assert sum(float(r["value"][1]) for r in denied) == _recorded(flows, "DROPPED")  # type: ignore[index]
+        audit = query(
+            'netfence_default_deny_forwarded_flows{cluster="demo",namespace="shop",'
+            'direction="ingress"}'
+        )
+        assert float(audit[0]["value"][1]) == _recorded(flows, "AUDIT") > 0  # type: ignore[index]
     finally:
         prom.terminate()
         try:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from exporter.config import ClusterConfig
+from exporter.core.flows import RollupRow
 from exporter.serving import Cluster, Service, SourceRead, manifests_reader, policy_digests
 from exporter.sources.manifests import read_objects
 from exporter.store import (
@@ -215,5 +216,39 @@ def test_the_service_records_every_scan(tmp_path: Path) -> None:
         assert first.success and first.namespaces == 10 and first.policies > 0
         assert not second.success and "went away" in second.error
         assert len(store.policies(first.id)) == first.policies
+    finally:
+        store.close()
+
+
+def test_a_version_1_store_gains_the_flow_tables(store_url: str) -> None:
+    """A store written before the Hubble roll-ups (schema 1) is migrated in place."""
+    Store.open(store_url, clock=time.time).close()
+    engine = create_engine(engine_url(store_url))
+    with engine.begin() as conn:  # back to what netfence with schema 1 left behind
+        conn.execute(text("DROP TABLE flow_hourly"))
+        conn.execute(text("DROP TABLE flow_exposure_use"))
+        conn.execute(text("DELETE FROM netfence_schema_migrations WHERE version = 2"))
+    engine.dispose()
+    store = Store.open(store_url, clock=time.time)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert {"flow_hourly", "flow_exposure_use"} <= set(store.tables())
+    finally:
+        store.close()
+
+
+def test_retention_prunes_old_flow_rollups(store_url: str) -> None:
+    now = 1000 * DAY
+    store = Store.open(store_url, clock=lambda: now)
+    try:
+        rows = [
+            RollupRow(int(now - age * DAY), "connection", "shop", "ingress", "dropped",
+                      "POLICY_DENIED", "default-deny", "batch", 2)
+            for age in (401, 399)
+        ]  # fmt: skip
+        store.flows.add_rollups("c", "0", rows)
+        store.prune(400)
+        (left,) = store.flows.denied("c", 0, int(now))
+        assert left.hour == int(now - 399 * DAY) and left.count == 2
     finally:
         store.close()

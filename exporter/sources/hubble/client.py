@@ -138,6 +138,13 @@ def open_channel(target: HubbleTarget, single_threaded: bool = True) -> grpc.Cha
     return grpc.secure_channel(target.host_port, creds, options=options)
 
 
+def node_filter(patterns: Sequence[str]) -> flow_pb2.FlowFilter:
+    """Only flows observed on these nodes: Hubble `node_name` patterns as Relay names
+    nodes (`CLUSTER/NODE`, `*` wildcards, e.g. `prod/worker-1*`). Disjoint patterns give
+    disjoint streams, one per consumer process (docs/hubble.md, "Scale-out")."""
+    return flow_pb2.FlowFilter(node_name=list(patterns))
+
+
 def flows_request(
     since: int | None = None, extra: Sequence[flow_pb2.FlowFilter] = ()
 ) -> observer_pb2.GetFlowsRequest:

@@ -83,15 +83,15 @@ class FlowHandler:
         event = f.event_type.type
         if not event and not self._not_typed(resp):
             return
-        if event == 129 and f.l7.type != 1:  # L7: count requests, not responses
-            self.agg.ignore()
-            return
         t = f.time
         seconds = t.seconds
         window = self.window
         if window is not None and window.duplicate(
             f.uuid or (seconds, t.nanos, f.node_name), seconds
         ):
+            return
+        if event == 129 and f.l7.type != 1:  # L7: count requests, not responses
+            self.agg.ignore()
             return
         direction = f.traffic_direction
         if direction == 2:  # egress: the source enforced it
