@@ -123,3 +123,37 @@ def test_values_switch_parts_off(tmp_path: Path) -> None:
     pod = deploy["spec"]["template"]["spec"]
     assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
     assert "--store=postgresql://netfence@db/netfence" in pod["containers"][0]["args"]
+
+
+def test_hubble_values_give_serve_a_relay_source(tmp_path: Path) -> None:
+    values = {
+        "hubble": {
+            "enabled": True,
+            "tls": {"enabled": True, "secretName": "hubble-relay-client-certs", "mtls": True},
+        }
+    }
+    kinds = _by_kind(_objects(render_chart(CHART, "nf", "ns", values), tmp_path))
+    (deploy,) = kinds["Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # The certificates are files mounted by the kubelet, not read through the API.
+    mount = {m["name"]: m for m in container["volumeMounts"]}["hubble-tls"]
+    volume = {v["name"]: v for v in pod["volumes"]}["hubble-tls"]
+    assert volume["secret"]["secretName"] == "hubble-relay-client-certs"
+    assert mount["readOnly"] is True
+    args = vars(_parser().parse_args(container["args"]))
+    assert args["hubble_address"] == "hubble-relay.kube-system.svc:80"
+    assert args["hubble_tls"] and args["hubble_tls_server_name"] == "ui.hubble-relay.cilium.io"
+    for key, name in (("ca", "ca.crt"), ("cert", "tls.crt"), ("key", "tls.key")):
+        assert args[f"hubble_tls_{key}_file"] == f"{mount['mountPath']}/{name}"
+    # With the mounted files present, serve accepts the command line.
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name in ("ca.crt", "tls.crt", "tls.key"):
+        (certs / name).write_text("x")
+    local = {k: (str(certs / Path(v).name) if k.endswith("_file") and v else v)
+             for k, v in args.items()}  # fmt: skip
+    config = load_config(local, in_cluster_available=lambda: False)
+    (cluster,) = config.clusters
+    assert cluster.hubble is not None and cluster.hubble.cert_file == certs / "tls.crt"
+    assert config.flows_top_n == 20 and config.flows_unused_window == 30 * 86400
