@@ -253,6 +253,7 @@ class Engine:
         self._peer_ids: dict[Peer, frozenset[int]] = {}
         self._block_cache: dict[IPBlock, list[int]] = {}
         self._peer_atoms: dict[Peer, frozenset[int]] = {}
+        self._pod_ns_label_keys: frozenset[str] | None = None
         self._plans: dict[tuple[int, Direction], _Plan] = {}
         self._named_ports: frozenset[tuple[str | None, Protocol]] | None = None
         self._named_cache: dict[
@@ -518,8 +519,38 @@ class Engine:
         elif peer.namespaces_hint is not None:
             spaces = sorted(peer.namespaces_hint)
         else:
-            return self.classes
+            hinted = self._cilium_namespace_label_hint(peer)
+            if hinted is None:
+                return self.classes
+            spaces = hinted
         return [c for n in spaces for c in self.classes_by_ns.get(n, ())]
+
+    def _cilium_namespace_label_hint(self, peer: EndpointPeer) -> list[str] | None:
+        """The only namespaces a Cilium endpoint selector can match when it requires a
+        namespace label (`k8s:io.cilium.k8s.namespace.labels.KEY in (...)`, what a
+        namespaceSelector becomes in a CiliumNetworkPolicy): from the namespace label
+        index, instead of matching every pod class of the cluster. None when the
+        selector has no such requirement, or a pod carries a label with that key itself
+        (then the pod's own label is visible where its namespace lacks one)."""
+        selector = peer.selector
+        if peer.view is not LabelView.CILIUM or not isinstance(selector, LabelSelector):
+            return None
+        if self._pod_ns_label_keys is None:
+            self._pod_ns_label_keys = frozenset(
+                k for c in self.classes for k in c.labels if k.startswith(CILIUM_NS_LABELS)
+            )
+        found: set[str] | None = None
+        for req in selector.requirements:
+            if (
+                req.operator is Operator.IN
+                and req.key.startswith(CILIUM_NS_LABELS)
+                and req.key not in self._pod_ns_label_keys
+            ):
+                key = req.key[len(CILIUM_NS_LABELS) :]
+                index = self._namespace_label_index()
+                names = {n for v in req.values for n in index.get((key, v), ())}
+                found = names if found is None else found & names
+        return sorted(found) if found is not None else None
 
     def _endpoint_matches(self, peer: EndpointPeer, cls: PodClass) -> bool:
         if cls.host_network:

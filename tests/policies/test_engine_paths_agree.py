@@ -33,3 +33,92 @@ def test_connectivity_equals_pairwise_connection(case: Path, plugin: str | None)
                 continue
             slow = engine.connection(src, dst)[0]
             assert fast.get((id(src), id(dst)), NONE) == slow, (src, dst)
+
+
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda p: p.parent.name if p.name == "input" else p.name
+)
+def test_indexed_peer_selection_equals_matching_every_class(case: Path) -> None:
+    """Peers narrowed through the namespace label index (namespaceSelector `In`, Cilium
+    `io.cilium.k8s.namespace.labels.*` requirements) select exactly the classes that
+    matching every class of the cluster selects."""
+    from exporter.core.policies import EndpointPeer
+
+    result = load_manifests(sorted(case.rglob("*.yaml")))
+    engine = Engine(result.snapshot, network_plugin="cilium")
+    peers = {
+        peer
+        for policy in result.snapshot.policies
+        for direction in ("ingress", "egress")
+        for rule in getattr(policy, direction, ())
+        for peer in rule.peers or ()
+        if isinstance(peer, EndpointPeer)
+    }
+    for peer in peers:
+        every = [c for c in engine.classes if engine._endpoint_matches(peer, c)]
+        assert sorted(c.index for c in engine.peer_classes(peer)) == sorted(
+            c.index for c in every
+        ), peer
+
+
+def test_cilium_namespace_label_peers_through_the_index() -> None:
+    """The same check on a cluster made for it: CNP peers requiring namespace labels,
+    and a pod that carries such a label itself (the index must not hide it)."""
+    from exporter.core.inventory import build_snapshot
+    from exporter.core.policies import EndpointPeer
+    from exporter.sources.manifests import RawObject
+
+    def ns(name: str, **labels: str) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": labels}}  # fmt: skip
+
+    def pod(namespace: str, name: str, **labels: str) -> dict[str, object]:
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {"containers": [{"name": "c"}]}}  # fmt: skip
+
+    selectors = [
+        {"matchLabels": {"k8s:io.cilium.k8s.namespace.labels.team": "a"}},
+        {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "b", "app": "api"}},
+        {
+            "matchExpressions": [
+                {
+                    "key": "io.cilium.k8s.namespace.labels.team",
+                    "operator": "In",
+                    "values": ["a", "c"],
+                }
+            ]
+        },
+        {
+            "matchLabels": {
+                "io.cilium.k8s.namespace.labels.tier": "x",
+                "io.cilium.k8s.namespace.labels.team": "a",
+            }
+        },
+    ]
+    docs = [
+        ns("n1", team="a", tier="x"), ns("n2", team="b"), ns("n3", team="c"), ns("n4"),
+        pod("n1", "p1", app="api"), pod("n2", "p2", app="api"), pod("n3", "p3", app="web"),
+        pod("n4", "spoof", app="api", **{"io.cilium.k8s.namespace.labels.team": "a"}),
+        {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+         "metadata": {"name": "x", "namespace": "n1"},
+         "spec": {"endpointSelector": {},
+                  "ingress": [{"fromEndpoints": selectors}]}},
+    ]  # fmt: skip
+    snapshot, errors = build_snapshot([RawObject(d, "test.yaml", i) for i, d in enumerate(docs)])
+    assert not errors
+    engine = Engine(snapshot, network_plugin="cilium")
+    peers = [
+        p
+        for policy in snapshot.policies
+        for rule in policy.ingress
+        for p in rule.peers or ()
+        if isinstance(p, EndpointPeer)
+    ]
+    assert len(peers) == len(selectors)
+    selected = {}
+    for peer in peers:
+        every = sorted(c.index for c in engine.classes if engine._endpoint_matches(peer, c))
+        assert sorted(c.index for c in engine.peer_classes(peer)) == every, peer
+        selected[str(peer)] = {engine.classes[i].namespace for i in every}
+    assert {"n1", "n4"} in selected.values()  # the spoofing pod is still found
