@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -22,7 +22,7 @@ import grpc
 from exporter.sources.hubble._pb.flow import flow_pb2
 from exporter.sources.hubble._pb.observer import observer_pb2, observer_pb2_grpc
 
-__all__ = ["FlowGenerator", "ObserverServer", "Script"]
+__all__ = ["FlowGenerator", "ObserverServer", "Script", "counted", "lost", "wait_until"]
 
 
 @dataclass
@@ -252,3 +252,22 @@ def lost(source: int, n: int) -> observer_pb2.GetFlowsResponse:
     return observer_pb2.GetFlowsResponse(
         lost_events=flow_pb2.LostEvent(source=source, num_events_lost=n)  # type: ignore[arg-type]
     )
+
+
+def counted(responses: Sequence[observer_pb2.GetFlowsResponse]) -> int:
+    """Independent of the decoder: events of the three counted kinds (L7: requests)."""
+    n = 0
+    for r in responses:
+        if not r.HasField("flow"):
+            continue
+        t = r.flow.event_type.type
+        n += t in (1, 5) or (t == 129 and r.flow.l7.type == 1)
+    return n
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from observer_server import FlowGenerator, ObserverServer, Script, lost
+from observer_server import FlowGenerator, ObserverServer, Script, counted, lost, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import HubbleConfig, load_config
@@ -31,30 +31,10 @@ DAY = 86_400
 UNBOUNDED = FlowSettings(top_n=1_000_000)
 
 
-def _wait(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
-
-
 def _denied(responses: list[observer_pb2.GetFlowsResponse]) -> int:
     """Policy-verdict events with verdict DROPPED, counted without the decoder."""
     return sum(
         r.HasField("flow") and r.flow.event_type.type == 5 and r.flow.verdict == 2
-        for r in responses
-    )
-
-
-def _counted(responses: list[observer_pb2.GetFlowsResponse]) -> int:
-    """Events of the three counted kinds (L7: requests only), without the decoder."""
-    return sum(
-        r.HasField("flow")
-        and (
-            r.flow.event_type.type in (1, 5)
-            or (r.flow.event_type.type == 129 and r.flow.l7.type == 1)
-        )
         for r in responses
     )
 
@@ -89,8 +69,8 @@ def test_stream_counts_reach_the_store_hour_by_hour(tmp_path: Path) -> None:
         )
         consumer.stream.backoff_base = 0.01  # type: ignore[union-attr]
         consumer.start()
-        expected = _counted(responses)
-        _wait(lambda: consumer.agg.snapshot(now).flows == expected)
+        expected = counted(responses)
+        wait_until(lambda: consumer.agg.snapshot(now).flows == expected)
         assert consumer.metrics().up is True
         consumer.stop()
     assert consumer.metrics().up is False
@@ -212,7 +192,7 @@ def test_serve_with_a_relay_address_exports_and_stores_the_counts(tmp_path: Path
         server = Server(config)
         server.start()
         try:
-            _wait(relay.backlog_done.is_set)
+            wait_until(relay.backlog_done.is_set)
 
             def families() -> dict[str, list[tuple[dict[str, str], float]]]:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -225,7 +205,7 @@ def test_serve_with_a_relay_address_exports_and_stores_the_counts(tmp_path: Path
             def denied_total() -> float:
                 return sum(v for _, v in families().get("netfence_denied_flows", []))
 
-            _wait(lambda: denied_total() == _denied(responses))
+            wait_until(lambda: denied_total() == _denied(responses))
             fams = families()
             assert fams["netfence_hubble_up"] == [({"cluster": "demo", "shard": "s1"}, 1.0)]
             assert all(s[0]["shard"] == "s1" for s in fams["netfence_policy_verdicts"])
@@ -281,8 +261,8 @@ def test_node_names_make_disjoint_shards() -> None:
         ]
         for shard in shards:
             shard.start()
-        _wait(lambda: sum(s.agg.snapshot(T0).flows for s in shards) == _counted(responses))
-        assert shards[0].agg.snapshot(T0).flows == _counted(on_first)
+        wait_until(lambda: sum(s.agg.snapshot(T0).flows for s in shards) == counted(responses))
+        assert shards[0].agg.snapshot(T0).flows == counted(on_first)
         for shard in shards:
             shard.stop()
         assert all(

@@ -7,12 +7,12 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from observer_server import FlowGenerator, ObserverServer, Script, lost
+from observer_server import FlowGenerator, ObserverServer, Script, counted, lost, wait_until
 
 from exporter.core.flows import Aggregator, FlowsConfig, FlowSnapshot, ResumeWindow
 from exporter.sources.hubble import FlowHandler, HubbleTarget, RelayStream, replay
@@ -31,25 +31,6 @@ def _expected(responses: list[observer_pb2.GetFlowsResponse]) -> FlowSnapshot:
     for r in responses:
         handler.response(r)
     return agg.snapshot(CLOCK)
-
-
-def _counted(responses: list[observer_pb2.GetFlowsResponse]) -> int:
-    """Independent of the decoder: events of the three counted kinds (L7: requests)."""
-    n = 0
-    for r in responses:
-        if not r.HasField("flow"):
-            continue
-        t = r.flow.event_type.type
-        n += t in (1, 5) or (t == 129 and r.flow.l7.type == 1)
-    return n
-
-
-def _wait(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.01)
 
 
 class Running:
@@ -96,13 +77,13 @@ def test_counts_are_exact_across_dropped_connections(
         ObserverServer(script).start() as server,
         Running(_stream(server.address, agg, single_threaded=single_threaded)) as stream,
     ):
-        _wait(lambda: server.connections >= 3 and server.backlog_done.is_set())
-        _wait(lambda: agg.snapshot(CLOCK).flows == _counted(generated))
+        wait_until(lambda: server.connections >= 3 and server.backlog_done.is_set())
+        wait_until(lambda: agg.snapshot(CLOCK).flows == counted(generated))
         assert stream.up
         assert stream.connects == 3
     snap = agg.snapshot(CLOCK)
     expected = _expected(generated)
-    assert snap.flows == expected.flows == _counted(generated)
+    assert snap.flows == expected.flows == counted(generated)
     assert snap.policy_verdicts == expected.policy_verdicts
     assert snap.denied == expected.denied
     assert snap.dropped_packets == expected.dropped_packets
@@ -125,8 +106,8 @@ def test_recorded_flows_stream_like_the_replay() -> None:
     responses = [observer_pb2.GetFlowsResponse.FromString(e.SerializeToString()) for e in events]
     agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     with ObserverServer(Script(responses)).start() as server, Running(_stream(server.address, agg)):
-        _wait(server.backlog_done.is_set)
-        _wait(lambda: agg.snapshot(CLOCK).flows >= 468 - 2)
+        wait_until(server.backlog_done.is_set)
+        wait_until(lambda: agg.snapshot(CLOCK).flows >= 468 - 2)
     replayed = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     replay(paths, FlowHandler(replayed))
     got, want = agg.snapshot(CLOCK), replayed.snapshot(CLOCK)
@@ -141,15 +122,15 @@ def test_hubble_up_follows_the_server() -> None:
     server = ObserverServer(Script([])).start()
     port = server.port
     with Running(_stream(server.address, agg)) as stream:
-        _wait(lambda: stream.up)
+        wait_until(lambda: stream.up)
         server.stop()
-        _wait(lambda: not stream.up)
+        wait_until(lambda: not stream.up)
         assert stream.last_error
         again = ObserverServer(Script([]))
         again._server.add_insecure_port(f"127.0.0.1:{port}")
         again._server.start()
         try:
-            _wait(lambda: stream.up)
+            wait_until(lambda: stream.up)
         finally:
             again.stop()
 
@@ -227,7 +208,7 @@ def test_tls_and_mtls(
             target, FlowHandler(agg, ResumeWindow()), backoff_base=0.01, clock=lambda: CLOCK
         )
         with Running(stream):
-            _wait(lambda: agg.snapshot(CLOCK).flows == _counted(responses))
+            wait_until(lambda: agg.snapshot(CLOCK).flows == counted(responses))
     if mutual:  # without a client certificate the server refuses the handshake
         agg2 = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
         with ObserverServer(Script(responses)).start(creds) as server:
@@ -249,5 +230,5 @@ def test_cli_flows_watch(generated: list[observer_pb2.GetFlowsResponse]) -> None
         out = io.StringIO()
         argv = ["flows", "watch", "--hubble.address", server.address, "--duration", "1.5"]
         assert main([*argv, "-o", "json", "--top-n", "1000000"], out) == 0
-    assert json.loads(out.getvalue())["flows"] == _counted(responses)
+    assert json.loads(out.getvalue())["flows"] == counted(responses)
     assert main(["flows", "watch", "--hubble.address", "nope", "--duration", "0"]) == 2
