@@ -442,6 +442,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="/readyz turns ready after this even if a first scan is missing (default 15m)",
     )
     flag("--log.level", dest="log_level", metavar="LEVEL", help="debug, info, warning, error")
+    flag(
+        "--network-plugin",
+        dest="network_plugin",
+        choices=("auto", "cilium", "calico", "generic"),
+        help="which policy APIs the cluster enforces (default auto: from the installed CRDs "
+        "of a live cluster, from the policy kinds present in manifests)",
+    )
     hubble = p.add_argument_group(
         "Hubble flows", "policy verdicts counted from Hubble Relay (docs/hubble.md)"
     )

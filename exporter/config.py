@@ -25,6 +25,8 @@ ready:
   grace: 15m                       # --ready.grace
 log:
   level: info                      # --log.level
+network_plugin: auto               # --network-plugin: cilium | calico | generic | auto
+                                   #   (auto: a live cluster's CRDs, else the policy kinds)
 flows:                             # Hubble verdict counts (docs/hubble.md)
   shard: "0"                       # --flows.shard: this consumer's label when a cluster's
                                    #   flows are split across processes
@@ -36,6 +38,7 @@ clusters:
   - name: prod-eu                  # the `cluster` label
     kubeconfig: /etc/netfence/kubeconfig   # --kubeconfig
     context: prod-eu               # --context
+    network_plugin: cilium         # overrides the top-level setting for this cluster
     hubble:
       address: hubble-relay.kube-system:4245  # --hubble.address (plaintext by default)
       tls:                         # --hubble.tls, --hubble.tls.*-file, ...server-name
@@ -76,6 +79,7 @@ DEFAULT_UNUSED_WINDOW = 30 * 86400.0
 DEFAULT_FLUSH_INTERVAL = 60.0
 DEFAULT_NAMESPACE_TTL = 86400.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
+NETWORK_PLUGINS = ("cilium", "calico", "generic")
 CLIENT_AUTH_TYPES = (
     "NoClientCert",
     "VerifyClientCertIfGiven",
@@ -119,6 +123,8 @@ class ClusterConfig:
     in_cluster: bool = False
     manifests: tuple[Path, ...] = ()
     hubble: HubbleConfig | None = None
+    network_plugin: str | None = None
+    """cilium | calico | generic; None: the top-level setting, else detected."""
 
     @property
     def kind(self) -> str:
@@ -158,6 +164,9 @@ class Config:
     retries: int = DEFAULT_RETRIES
     ready_grace: float = DEFAULT_READY_GRACE
     log_level: str = "info"
+    network_plugin: str | None = None
+    """cilium | calico | generic for every cluster; None (`auto`): live clusters from
+    their installed CRDs, manifests from the policy kinds present."""
     flows_shard: str = "0"
     flows_top_n: int = DEFAULT_TOP_N
     flows_unused_window: float = DEFAULT_UNUSED_WINDOW
@@ -222,14 +231,22 @@ def _read_yaml(path: Path, what: str, problems: list[str]) -> dict[str, Any]:
 
 
 _KNOWN_KEYS = {
-    "": {"web", "store", "scan", "ready", "log", "flows", "clusters"},
+    "": {"web", "store", "scan", "ready", "log", "flows", "network_plugin", "clusters"},
     "web": {"listen_address", "config_file"},
     "store": {"url", "retention"},
     "scan": {"interval", "jitter", "timeout", "page_size", "retries"},
     "ready": {"grace"},
     "log": {"level"},
     "flows": {"shard", "top_n", "unused_window", "flush_interval", "namespace_ttl"},
-    "cluster": {"name", "kubeconfig", "context", "in_cluster", "manifests", "hubble"},
+    "cluster": {
+        "name",
+        "kubeconfig",
+        "context",
+        "in_cluster",
+        "manifests",
+        "hubble",
+        "network_plugin",
+    },
     "hubble": {"address", "tls", "node_names", "replay"},
     "hubble.tls": {"enabled", "ca_file", "cert_file", "key_file", "server_name"},
 }
@@ -344,6 +361,13 @@ def load_config(
             "flows_namespace_ttl", "flows", "namespace_ttl", DEFAULT_NAMESPACE_TTL, parse_duration
         ),
     )
+    plugin_given = flags.get("network_plugin")
+    plugin_raw = plugin_given if plugin_given is not None else file.get("network_plugin")
+    try:
+        config = Config(**{**_fields(config), "network_plugin": network_plugin(plugin_raw)})
+    except ValueError as exc:
+        where = "--network-plugin" if plugin_given is not None else "network_plugin"
+        problems.append(f"{where}: {exc}")
     if config.flows_flush_interval <= 0:
         problems.append("flows.flush_interval must be more than 0")
     clusters = _clusters(flags, file, base, problems, in_cluster_available)
@@ -439,6 +463,7 @@ def _clusters(
                     in_cluster=bool(item.get("in_cluster")) or kinds == 0,
                     manifests=manifests,
                     hubble=_hubble_from_file(item.get("hubble"), f"{where}.hubble", base, problems),
+                    network_plugin=_cluster_plugin(item.get("network_plugin"), where, problems),
                 )
             )
     elif in_cluster_available():
@@ -476,6 +501,23 @@ def _clusters(
                 f"cluster {cluster.name}: {p}" for p in _hubble_problems(cluster.hubble)
             )
     return out
+
+
+def network_plugin(raw: object) -> str | None:
+    """`cilium`, `calico`, `generic`, or None for `auto` / not given."""
+    if raw is None or str(raw) == "auto":
+        return None
+    if str(raw) not in NETWORK_PLUGINS:
+        raise ValueError(f"{raw!r} is not one of auto, {', '.join(NETWORK_PLUGINS)}")
+    return str(raw)
+
+
+def _cluster_plugin(raw: object, where: str, problems: list[str]) -> str | None:
+    try:
+        return network_plugin(raw)
+    except ValueError as exc:
+        problems.append(f"config: {where}.network_plugin: {exc}")
+        return None
 
 
 def _hubble_from_flags(flags: Flags) -> HubbleConfig | None:

@@ -29,6 +29,7 @@ from exporter import __version__
 from exporter.config import ClusterConfig, Config
 from exporter.core.findings import Check, Finding, InputError, Severity
 from exporter.core.inventory import RawObject, build_snapshot
+from exporter.core.policies import network_plugin_from_api_groups
 from exporter.flow_service import FlowConsumer, FlowSettings
 from exporter.metrics import (
     ClusterMetrics,
@@ -73,6 +74,8 @@ class SourceRead:
     unreadable: tuple[str, ...] = ()
     list_seconds: float = 0.0
     requests: int = 0
+    network_plugin: str | None = None
+    """What the cluster's installed CRDs say (live clusters); None: guess from the kinds."""
 
 
 Reader = Callable[[], SourceRead]
@@ -84,6 +87,8 @@ class Cluster:
     read: Reader
     source: str
     """What is scanned, for logs (a kubeconfig context, a directory, in-cluster)."""
+    network_plugin: str | None = None
+    """Configured (`network_plugin` in the config): wins over what the cluster says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +150,20 @@ def kubernetes_reader(config: ClusterConfig, settings: Config) -> Reader:
             tuple(result.unreadable),
             result.list_seconds,
             result.requests,
+            str(network_plugin_from_api_groups(result.api_groups)),
         )
 
     return read
 
 
 def cluster_from_config(config: ClusterConfig, settings: Config) -> Cluster:
+    plugin = config.network_plugin or settings.network_plugin
     if config.manifests:
         return Cluster(
             config.name,
             manifests_reader(config),
             "manifests " + ", ".join(str(p) for p in config.manifests),
+            plugin,
         )
     where = (
         "in-cluster service account"
@@ -163,7 +171,7 @@ def cluster_from_config(config: ClusterConfig, settings: Config) -> Cluster:
         else f"kubeconfig {config.kubeconfig or '(default)'}"
         + (f" context {config.context}" if config.context else "")
     )
-    return Cluster(config.name, kubernetes_reader(config, settings), where)
+    return Cluster(config.name, kubernetes_reader(config, settings), where, plugin)
 
 
 # -- digests ---------------------------------------------------------------------------
@@ -289,7 +297,10 @@ class Service:
             read = cluster.read()
             t1 = self._monotonic()
             snapshot, build_errors = build_snapshot(read.objects)
-            report = analyse(LoadResult(snapshot, [*read.errors, *build_errors]))
+            plugin = cluster.network_plugin or read.network_plugin
+            report = analyse(LoadResult(snapshot, [*read.errors, *build_errors]), None, plugin)
+            if cluster.network_plugin is None and read.network_plugin is not None:
+                report = dataclasses.replace(report, network_plugin_source="crds")
             report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()

@@ -52,6 +52,7 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "HTTPRoute": ("gateway.networking.k8s.io", "v1", "httproutes", True),
     "ReferenceGrant": ("gateway.networking.k8s.io", "v1beta1", "referencegrants", True),
     "CiliumNetworkPolicy": ("cilium.io", "v2", "ciliumnetworkpolicies", True),
+    "GlobalNetworkPolicy": ("crd.projectcalico.org", "v1", "globalnetworkpolicies", False),
 }
 # Optional groups (CRDs) are served only when the fixture holds an object of theirs or
 # the test asks for them, as discovery on a real cluster would show.

@@ -120,6 +120,8 @@ class ReadResult:
     requests: int = 0
     retries: int = 0
     list_seconds: float = 0.0
+    api_groups: frozenset[str] = frozenset()
+    """API groups the server serves (discovery): tells which network plugin's CRDs exist."""
 
 
 ApiClientFactory = Callable[[], Any]
@@ -226,6 +228,7 @@ class KubernetesSource:
             ordered += [v for v in versions if v and v != preferred]
             if isinstance(name, str):
                 groups[name] = [str(v) for v in ordered if v]
+        result.api_groups = frozenset(g for g in groups if g)
         resources: dict[str, set[str]] = {}
 
         def served(group_version: str) -> set[str]:

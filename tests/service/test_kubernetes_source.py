@@ -17,7 +17,7 @@ from exporter.sources.kubernetes import (
     KubernetesSource,
     kubeconfig_client,
 )
-from exporter.sources.manifests import LoadResult, load_manifests
+from exporter.sources.manifests import LoadResult, load_manifests, read_objects
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-cluster"
 
@@ -148,3 +148,34 @@ def test_an_unreachable_cluster_fails_the_read(tmp_path: Path) -> None:
         source = _source(server, tmp_path, retries=1, sleep=lambda s: None)
     with pytest.raises(ClusterUnavailable):
         source.read()
+
+
+@pytest.mark.parametrize(
+    ("crds", "configured", "plugin", "source"),
+    [
+        # Cilium installed, no Cilium policy yet: the CRDs say so, the kinds could not.
+        (["cilium.io"], None, "cilium", "crds"),
+        (["crd.projectcalico.org"], None, "calico", "crds"),
+        ([], None, "generic", "crds"),
+        (["cilium.io"], "generic", "generic", "configured"),  # config overrides the CRDs
+    ],
+)
+def test_live_scans_take_the_network_plugin_from_installed_crds(
+    tmp_path: Path, crds: list[str], configured: str | None, plugin: str, source: str
+) -> None:
+    """§2.4: which policy APIs count depends on the plugin; a live scan knows it from the
+    API groups the server serves, and `network_plugin` in the config overrides that."""
+    from exporter.config import ClusterConfig, load_config
+    from exporter.serving import cluster_from_config
+
+    objects, _ = read_objects([DEMO])
+    raws = [r.obj for r in objects]
+    with FakeApiServer(raws, extra_groups=crds) as api:
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", context="live")
+        settings = load_config({"kubeconfig": str(kubeconfig), "context": "live"})
+        cluster = cluster_from_config(
+            ClusterConfig("live", str(kubeconfig), "live", network_plugin=configured), settings
+        )
+        result = Service([cluster]).scan("live")
+    assert result is not None
+    assert (result.report.network_plugin, result.report.network_plugin_source) == (plugin, source)

@@ -354,7 +354,12 @@ def network_plugin_from_crds(crds: Iterable[str]) -> NetworkPlugin:
     """A live scan's guess from the installed CustomResourceDefinition names (e.g.
     `ciliumnetworkpolicies.cilium.io`): Cilium CRDs -> cilium, Calico CRDs -> calico,
     else generic. Config (`network_plugin`) overrides it."""
-    groups = {name.partition(".")[2] for name in crds}
+    return network_plugin_from_api_groups(name.partition(".")[2] for name in crds)
+
+
+def network_plugin_from_api_groups(groups: Iterable[str]) -> NetworkPlugin:
+    """The same from the API groups the server's discovery lists (`cilium.io`, ...)."""
+    groups = set(groups)
     if "cilium.io" in groups:
         return NetworkPlugin.CILIUM
     if groups & {"crd.projectcalico.org", "projectcalico.org"}:
