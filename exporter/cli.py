@@ -14,6 +14,7 @@ from typing import TextIO
 
 from exporter import __version__, service
 from exporter.core.findings import InputError, Severity
+from exporter.core.model import Direction
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -92,13 +93,15 @@ def _parser() -> argparse.ArgumentParser:
         "--from",
         dest="src",
         metavar="X",
-        help="source: ns/name, ns/name[Kind], or an IP address/CIDR",
+        help="source: ns/name, ns/name[Kind], or an IP address/CIDR; alone: the policies "
+        "that isolate its egress",
     )
     exp.add_argument(
         "--to",
         dest="dst",
         metavar="Y",
-        help="destination: ns/name, ns/name[Kind], or an IP address/CIDR",
+        help="destination: ns/name, ns/name[Kind], or an IP address/CIDR; alone: the "
+        "policies that isolate its ingress (what a Hubble POLICY_DENIED drop there means)",
     )
     exp.add_argument("--port", metavar="P/PROTO", help="e.g. 8080/TCP (default: all ports)")
     exp.add_argument(
@@ -307,8 +310,24 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         if not (args.service and args.exposure) or args.src or args.dst:
             raise service.UsageError("--service goes with --exposure (and not --from/--to)")
         return _explain_exposure(args, out)
+    if bool(args.src) != bool(args.dst):  # one side: what isolates it there
+        if args.port:
+            raise service.UsageError("--port needs both --from and --to")
+        direction = Direction.INGRESS if args.dst else Direction.EGRESS
+        isolations, errors = service.explain_isolation(
+            args.manifests, args.dst or args.src, direction, network_plugin=args.network_plugin
+        )
+        if args.output == "json":
+            _dump_json([i.to_json() for i in isolations], out, inline_below=2)
+        else:
+            for i in isolations:
+                out.write("\n".join(i.lines()) + "\n")
+        return _report_errors(errors)
     if not (args.src and args.dst):
-        raise service.UsageError("explain needs --from and --to, or --service and --exposure")
+        raise service.UsageError(
+            "explain needs --from and/or --to (one alone: what isolates it), "
+            "or --service and --exposure"
+        )
     results, errors = service.explain_connection(
         args.manifests, args.src, args.dst, args.port, network_plugin=args.network_plugin
     )

@@ -269,6 +269,55 @@ def explain_connection(
     return out, result.errors
 
 
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    """Why traffic no rule admits is dropped at one workload, in one direction: the
+    policies that isolate it (of the APIs the network plugin enforces; the scan reports
+    the others as `unenforced-policy`). What a Hubble `POLICY_DENIED` drop there
+    (netfence's `policy="default-deny"`) is attributed to."""
+
+    workload: str
+    direction: Direction
+    policies: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "workload": self.workload,
+            "direction": str(self.direction),
+            "isolated": bool(self.policies),
+            "policies": list(self.policies),
+        }
+
+    def lines(self) -> list[str]:
+        if not self.policies:
+            return [f"{self.workload} {self.direction}: NOT isolated: every connection is allowed"]
+        return [
+            f"{self.workload} {self.direction}: isolated; a connection no rule allows is "
+            'dropped (Hubble: POLICY_DENIED, netfence: policy="default-deny") because of:',
+            *(f"  {p}" for p in self.policies),
+        ]
+
+
+def explain_isolation(
+    paths: Sequence[Path],
+    workload: str,
+    direction: Direction,
+    network_plugin: str | None = None,
+) -> tuple[list[Isolation], list[InputError]]:
+    """The policies that isolate a workload (`--to` alone: ingress; `--from`: egress)."""
+    result, engine = load(paths, network_plugin=network_plugin)
+    classes = find_workloads(engine, workload)
+    if not classes:
+        raise UsageError(f"{workload}: no such workload (use ns/name or ns/name[Kind])")
+    out: list[Isolation] = []
+    for cls in classes:
+        names = ", ".join(sorted(wl.id for wl in cls.workloads))
+        found = Isolation(names, direction, tuple(p.id for p in engine.isolating(cls, direction)))
+        if found not in out:  # several classes of one workload, isolated alike
+            out.append(found)
+    return out, result.errors
+
+
 def explain_exposure(
     paths: Sequence[Path],
     service: str,
