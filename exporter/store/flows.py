@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -127,29 +128,39 @@ class FlowStore:
                     )
                 )
             }
-            new = []
+            new, newer = [], []
             for (ns, wl, peer), end in last_used.items():
                 old = known.get((ns, wl, peer))
+                row = {"c": cluster, "ns": ns, "wl": wl, "p": peer, "end": end}
                 if old is None:
-                    new.append(
-                        {"cluster": cluster, "namespace": ns, "workload": wl, "peer": peer,
-                         "last_used": end}
-                    )  # fmt: skip
+                    new.append(row)
                 elif end > old:
-                    conn.execute(
-                        update(t)
-                        .where(
-                            and_(
-                                t.c.cluster == cluster,
-                                t.c.namespace == ns,
-                                t.c.workload == wl,
-                                t.c.peer == peer,
-                            )
-                        )
-                        .values(last_used=end)
-                    )
+                    newer.append(row)
             if new:
-                conn.execute(insert(t), new)
+                conn.execute(
+                    insert(t).values(
+                        cluster=bindparam("c"),
+                        namespace=bindparam("ns"),
+                        workload=bindparam("wl"),
+                        peer=bindparam("p"),
+                        last_used=bindparam("end"),
+                    ),
+                    new,
+                )
+            if newer:  # one executemany, not a round trip per row
+                conn.execute(
+                    update(t)
+                    .where(
+                        and_(
+                            t.c.cluster == bindparam("c"),
+                            t.c.namespace == bindparam("ns"),
+                            t.c.workload == bindparam("wl"),
+                            t.c.peer == bindparam("p"),
+                        )
+                    )
+                    .values(last_used=bindparam("end")),
+                    newer,
+                )
 
     def exposure_use(self, cluster: str) -> dict[tuple[str, str, str], int]:
         """Input of `exporter.core.flows.unused_exposures` after a restart (merge with

@@ -252,3 +252,28 @@ def test_retention_prunes_old_flow_rollups(store_url: str) -> None:
         assert left.hour == int(now - 399 * DAY) and left.count == 2
     finally:
         store.close()
+
+
+def test_flow_rollups_and_exposure_use_on_each_database(store_url: str) -> None:
+    """The Hubble tables on SQLite and on PostgreSQL: increments add up per hour, and the
+    last use of an exposure only moves forward."""
+    store = Store.open(store_url, clock=time.time)
+    try:
+        flows = store.flows
+        hour = 1_700_002_800
+        row = RollupRow(hour, "connection", "shop", "ingress", "dropped", "POLICY_DENIED",
+                        "default-deny", "batch", 3)  # fmt: skip
+        flows.add_rollups("c", "0", [row])
+        flows.add_rollups("c", "1", [row])  # another shard, the same hour
+        (point,) = flows.denied("c", hour, hour + 3600)
+        assert point.count == 6 and point.policy == "default-deny"
+        flows.record_exposure_use("c", {("shop", "cart", "web"): hour, ("a", "b", "c"): hour})
+        flows.record_exposure_use("c", {("shop", "cart", "web"): hour + 3600})
+        flows.record_exposure_use("c", {("a", "b", "c"): hour - 3600})  # older: ignored
+        assert flows.exposure_use("c") == {
+            ("shop", "cart", "web"): hour + 3600,
+            ("a", "b", "c"): hour,
+        }
+        assert flows.exposure_use("other") == {}
+    finally:
+        store.close()
