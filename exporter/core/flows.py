@@ -17,8 +17,8 @@ Semantics (docs/hubble.md):
   destination for ingress, the source for egress (ARCHITECTURE.md, metric contract).
 - `policy` is the named deny policy for POLICY_DENY (181), `default-deny` for
   POLICY_DENIED (133, no rule allowed it: attributable only to the policies that
-  isolate the endpoint, which `netfence explain` lists), the first allowing policy for
-  forwarded/redirected verdicts when Cilium names one (>= 1.15), else "".
+  isolate the endpoint, which `netfence explain --to NS/WORKLOAD` lists), "" for
+  other verdicts (allowing policies are not read: only denials are attributed).
 - Label cardinality is bounded: per namespace only the top N workloads and policies
   (by flows so far) get their own label; the rest is counted under `other`. Admission is
   sticky and counters stay monotonic (what was counted under `other` stays there).
