@@ -232,3 +232,29 @@ def test_cli_flows_watch(generated: list[observer_pb2.GetFlowsResponse]) -> None
         assert main([*argv, "-o", "json", "--top-n", "1000000"], out) == 0
     assert json.loads(out.getvalue())["flows"] == counted(responses)
     assert main(["flows", "watch", "--hubble.address", "nope", "--duration", "0"]) == 2
+
+
+def test_an_exception_while_counting_reconnects_without_loss(
+    generated: list[observer_pb2.GetFlowsResponse],
+) -> None:
+    """A message that cannot be handled (malformed, or a bug) ends that stream, not the
+    consumer: it reconnects, resumes, and the counts still come out exact."""
+
+    class Flaky(FlowHandler):
+        calls = 0
+
+        def response(self, resp: object) -> None:  # type: ignore[override]
+            Flaky.calls += 1
+            if Flaky.calls == 700:
+                raise ValueError("cannot decode (scripted)")
+            super().response(resp)  # type: ignore[arg-type]
+
+    agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
+    stream = _stream("127.0.0.1:1", agg)
+    stream.handler = Flaky(agg, ResumeWindow(seconds=5))
+    with ObserverServer(Script(generated)).start() as server:
+        stream.target = HubbleTarget(server.address)
+        with Running(stream):
+            wait_until(lambda: agg.snapshot(CLOCK).flows == counted(generated))
+            assert stream.failures == 1 and stream.connects == 2
+    assert agg.snapshot(CLOCK).policy_verdicts == _expected(generated).policy_verdicts

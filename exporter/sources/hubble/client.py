@@ -204,6 +204,8 @@ class RelayStream:
         self.connects = 0
         self.received = 0
         self.last_error = ""
+        self.failures = 0
+        """Streams that ended with something other than a gRPC error (counted, retried)."""
         self._stop = threading.Event()
         self._call: Any = None
         self._lock = threading.Lock()
@@ -223,7 +225,13 @@ class RelayStream:
     def run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            delivered = self.connect_once()
+            try:
+                delivered = self.connect_once()
+            except Exception as exc:  # a malformed message or a bug: reconnect, never die
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.failures += 1
+                log.exception("hubble %s: stream failed", self.target.address)
+                delivered = False
             if self._stop.is_set():
                 break
             attempt = 0 if delivered else attempt + 1
