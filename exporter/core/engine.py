@@ -59,6 +59,13 @@ from exporter.core.selectors import LabelSelector, Operator
 
 CILIUM_NAMESPACE = "io.kubernetes.pod.namespace"
 CILIUM_NS_LABELS = "io.cilium.k8s.namespace.labels."
+_ENTITY_FAMILIES: dict[Entity, tuple[int, ...]] = {
+    Entity.WORLD: (4, 6),
+    Entity.ALL: (4, 6),
+    Entity.WORLD_IPV4: (4,),
+    Entity.WORLD_IPV6: (6,),
+}
+"""The address families of external addresses a Cilium entity covers."""
 CILIUM_SA = "io.cilium.k8s.policy.serviceaccount"
 CALICO_NAMESPACE = "projectcalico.org/namespace"
 CALICO_SA = "projectcalico.org/serviceaccount"
@@ -587,12 +594,7 @@ class Engine:
         if isinstance(peer, IPBlockPeer):
             return self._atoms_in(peer.block)
         if isinstance(peer, EntityPeer):
-            families = {
-                Entity.WORLD: (4, 6),
-                Entity.ALL: (4, 6),
-                Entity.WORLD_IPV4: (4,),
-                Entity.WORLD_IPV6: (6,),
-            }.get(peer.entity, ())
+            families = _ENTITY_FAMILIES.get(peer.entity, ())
             return [i for i, a in enumerate(self.atoms) if a.family in families]
         if isinstance(peer, NetworkPeer):
             if peer.selector is not None:
@@ -922,13 +924,7 @@ def _range_matches(peer: Peer, rng: AddressRange) -> bool:
     if isinstance(peer, IPBlockPeer):
         return peer.block.contains(rng)
     if isinstance(peer, EntityPeer):
-        families = {
-            Entity.WORLD: (4, 6),
-            Entity.ALL: (4, 6),
-            Entity.WORLD_IPV4: (4,),
-            Entity.WORLD_IPV6: (6,),
-        }.get(peer.entity, ())
-        return rng.family in families
+        return rng.family in _ENTITY_FAMILIES.get(peer.entity, ())
     if isinstance(peer, NetworkPeer):
         if peer.selector is not None:
             return False

@@ -35,7 +35,7 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _network
+from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.selectors import EVERYTHING, LabelSelector, SelectorError, parse_label_selector
 
 ANP = "AdminNetworkPolicy"
@@ -104,15 +104,6 @@ def _priority(spec: Mapping[str, Any]) -> float:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
         raise PolicyError(f"spec.priority: {value!r} must be a number from 0 to 1000")
     return float(value)
-
-
-def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
-    value = spec.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PolicyError(f"spec.{key}: expected a list")
-    return value
 
 
 def _sel(raw: object, where: str) -> LabelSelector:

@@ -49,7 +49,7 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _network
+from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.ports import PortSet
 
 KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy"})
@@ -172,15 +172,6 @@ def _selector(raw: object, where: str) -> CalicoSelector:
         return parse_calico_selector(raw if raw != "" else None, where)
     except CalicoSelectorError as exc:
         raise PolicyError(str(exc)) from None
-
-
-def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
-    value = spec.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PolicyError(f"spec.{key}: expected a list")
-    return value
 
 
 def _types(raw: object, has_ingress: bool, has_egress: bool) -> set[Direction]:

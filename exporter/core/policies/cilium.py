@@ -47,6 +47,7 @@ from exporter.core.policies.kubernetes import (
     _IANA_SVC_NAME,
     PolicyError,
     _covers_every_port,
+    _list,
     _network,
 )
 from exporter.core.selectors import (
@@ -191,15 +192,6 @@ def _parse_spec(
         host_policy=has_nodes,
         notes=tuple(notes),
     )
-
-
-def _list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = raw.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PolicyError(f"{where}.{key}: expected a list")
-    return value
 
 
 def _strip(key: str) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
@@ -91,12 +91,13 @@ def parse_network_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
     )
 
 
-def _list(spec: Mapping[str, Any], key: str) -> list[Any]:
-    value = spec.get(key)
+def _list(raw: Mapping[str, Any], key: str, where: str = "spec") -> list[Any]:
+    """`raw[key]` as a list (absent or null: empty); shared by every policy API."""
+    value = raw.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
-        raise PolicyError(f"spec.{key}: expected a list")
+        raise PolicyError(f"{where}.{key}: expected a list")
     return value
 
 
@@ -237,17 +238,25 @@ def _parse_peer(raw: object, where: _Where, namespace: str) -> Peer:
 _BLOCKS: dict[str, IPBlock] = {}
 _PORTS: dict[str, PortMatch] = {}
 _CACHE_LIMIT = 100_000
+T = TypeVar("T")
+
+
+def _memoised(
+    cache: dict[str, T], parse: Callable[[object, object], T], raw: object, where: object
+) -> T:
+    """Fleets repeat the same handful of CIDRs and ports in thousands of policies: each
+    distinct value is parsed once (errors are not cached: they name `where`)."""
+    key = repr(raw)
+    found = cache.get(key)
+    if found is None:
+        found = parse(raw, where)
+        if len(cache) < _CACHE_LIMIT:
+            cache[key] = found
+    return found
 
 
 def _parse_ip_block(raw: object, where: object) -> IPBlock:
-    """Memoised: fleets repeat the same handful of CIDRs in thousands of policies."""
-    key = repr(raw)
-    found = _BLOCKS.get(key)
-    if found is None:
-        found = _parse_ip_block_uncached(raw, where)
-        if len(_BLOCKS) < _CACHE_LIMIT:
-            _BLOCKS[key] = found
-    return found
+    return _memoised(_BLOCKS, _parse_ip_block_uncached, raw, where)
 
 
 def _parse_ip_block_uncached(raw: object, where: object) -> IPBlock:
@@ -283,13 +292,7 @@ def _network(text: object, where: str) -> ipaddress.IPv4Network | ipaddress.IPv6
 
 
 def _parse_port(raw: object, where: object) -> PortMatch:
-    key = repr(raw)
-    found = _PORTS.get(key)
-    if found is None:
-        found = _parse_port_uncached(raw, where)
-        if len(_PORTS) < _CACHE_LIMIT:
-            _PORTS[key] = found
-    return found
+    return _memoised(_PORTS, _parse_port_uncached, raw, where)
 
 
 def _parse_port_uncached(raw: object, where: object) -> PortMatch:
