@@ -557,8 +557,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def add_hubble_flags(p: argparse._ActionsContainer, required: bool = False) -> None:
-    """`--hubble.address` and `--hubble.tls.*` for one cluster (`serve` can reuse this
-    and pass `hubble_target(args)` on; several clusters set `hubble:` in the config)."""
+    """`--hubble.address` and `--hubble.tls.*` for one cluster (`serve`, `flows watch`;
+    several clusters set `hubble:` in the config file)."""
     flag = p.add_argument
     flag(
         "--hubble.address",
@@ -585,28 +585,17 @@ def add_hubble_flags(p: argparse._ActionsContainer, required: bool = False) -> N
     )
 
 
-def hubble_target(args: argparse.Namespace) -> object:
-    """The `HubbleTarget` of the --hubble.* flags (None without --hubble.address); raises
+def _hubble_target(args: argparse.Namespace) -> object:
+    """The Relay target of the --hubble.* flags, checked as `serve` checks them; raises
     UsageError listing every problem."""
-    if not getattr(args, "hubble_address", None):
-        return None
-    from exporter.sources.hubble import HubbleTarget
+    from exporter.config import hubble_from_flags, hubble_problems
+    from exporter.flow_service import hubble_target
 
-    def path(value: str | None) -> Path | None:
-        return Path(value) if value else None
-
-    target = HubbleTarget(
-        args.hubble_address,
-        tls=bool(args.hubble_tls),
-        ca_file=path(args.hubble_tls_ca_file),
-        cert_file=path(args.hubble_tls_cert_file),
-        key_file=path(args.hubble_tls_key_file),
-        server_name=args.hubble_tls_server_name,
-    )
-    problems = target.problems()
-    if problems:
+    config = hubble_from_flags(vars(args))
+    problems = hubble_problems(config) if config is not None else ["--hubble.address is required"]
+    if config is None or problems:
         raise service.UsageError("; ".join(problems))
-    return target
+    return hubble_target(config)
 
 
 def _flows_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -670,7 +659,7 @@ def _flows(args: argparse.Namespace, out: TextIO) -> int:
         import signal
         import threading
 
-        target = hubble_target(args)
+        target = _hubble_target(args)
         assert isinstance(target, hubble.HubbleTarget)
         stream = hubble.RelayStream(target, hubble.FlowHandler(agg, ResumeWindow()))
         thread = threading.Thread(target=stream.run, daemon=True)

@@ -411,11 +411,11 @@ def _clusters(
                 context=flags.get("context"),
                 in_cluster=bool(flags.get("in_cluster")),
                 manifests=manifests,
-                hubble=_hubble_from_flags(flags),
+                hubble=hubble_from_flags(flags),
             )
         )
     elif file.get("clusters") is not None:
-        if _hubble_from_flags(flags) is not None:
+        if hubble_from_flags(flags) is not None:
             problems.append(
                 "--hubble.* flags go with a cluster given by flags; with a clusters: list in "
                 "the config file, give each cluster's hubble: there"
@@ -471,7 +471,7 @@ def _clusters(
             ClusterConfig(
                 name=str(flags.get("cluster_name") or "default"),
                 in_cluster=True,
-                hubble=_hubble_from_flags(flags),
+                hubble=hubble_from_flags(flags),
             )
         )
     else:
@@ -497,9 +497,7 @@ def _clusters(
         if cluster.kubeconfig and not Path(cluster.kubeconfig).expanduser().is_file():
             problems.append(f"cluster {cluster.name}: kubeconfig {cluster.kubeconfig}: not a file")
         if cluster.hubble is not None:
-            problems.extend(
-                f"cluster {cluster.name}: {p}" for p in _hubble_problems(cluster.hubble)
-            )
+            problems.extend(f"cluster {cluster.name}: {p}" for p in hubble_problems(cluster.hubble))
     return out
 
 
@@ -520,7 +518,9 @@ def _cluster_plugin(raw: object, where: str, problems: list[str]) -> str | None:
         return None
 
 
-def _hubble_from_flags(flags: Flags) -> HubbleConfig | None:
+def hubble_from_flags(flags: Flags) -> HubbleConfig | None:
+    """The --hubble.* flags of one cluster (`serve`, `flows watch`); None when none is given."""
+
     def path(key: str) -> Path | None:
         value = flags.get(key)
         return Path(str(value)) if value else None
@@ -586,7 +586,8 @@ def _hubble_from_file(
     )
 
 
-def _hubble_problems(hubble: HubbleConfig) -> list[str]:
+def hubble_problems(hubble: HubbleConfig) -> list[str]:
+    """Everything wrong with a Hubble source, for the config file and the flags alike."""
     out: list[str] = []
     if hubble.address is None and not hubble.replay:
         out.append("hubble needs an address (Relay, HOST:PORT) or files to replay")

@@ -14,7 +14,9 @@ import grpc
 import pytest
 from observer_server import FlowGenerator, ObserverServer, Script, counted, lost, wait_until
 
+from exporter.config import HubbleConfig, hubble_problems
 from exporter.core.flows import Aggregator, FlowsConfig, FlowSnapshot, ResumeWindow
+from exporter.flow_service import hubble_target
 from exporter.sources.hubble import FlowHandler, HubbleTarget, RelayStream, replay
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.hubble.replay import ReplayResult, read_events
@@ -151,13 +153,13 @@ def test_unreachable_relay_backs_off_and_stops_promptly() -> None:
 
 
 def test_target_validation() -> None:
-    assert HubbleTarget("relay:4245").problems() == []
-    assert HubbleTarget("relay").problems()
+    assert hubble_problems(HubbleConfig("relay:4245")) == []
+    assert hubble_problems(HubbleConfig("relay"))
     assert HubbleTarget("tls://relay:4245").secure
     assert not HubbleTarget("relay:4245").secure
-    t = HubbleTarget.from_mapping({"address": "relay:4245", "tls": {"server_name": "x"}})
+    t = hubble_target(HubbleConfig("relay:4245", tls=True, server_name="x"))
     assert t.secure and t.server_name == "x"
-    assert HubbleTarget("r:1", cert_file=Path("/nonexistent")).problems()
+    assert hubble_problems(HubbleConfig("r:1", cert_file=Path("/nonexistent")))
 
 
 # -- TLS ------------------------------------------------------------------------------------
@@ -196,14 +198,15 @@ def test_tls_and_mtls(
     responses = generated[:500]
     agg = Aggregator(FlowsConfig("test", top_n=UNBOUNDED))
     with ObserverServer(Script(responses)).start(creds) as server:
-        target = HubbleTarget(
+        config = HubbleConfig(
             server.address,
             ca_file=pki / "ca.crt",
             cert_file=pki / "client.crt" if mutual else None,
             key_file=pki / "client.key" if mutual else None,
             server_name=SERVER_NAME,
         )
-        assert target.secure and target.problems() == []
+        target = hubble_target(config)
+        assert target.secure and hubble_problems(config) == []
         stream = RelayStream(
             target, FlowHandler(agg, ResumeWindow()), backoff_base=0.01, clock=lambda: CLOCK
         )

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,37 +72,6 @@ class HubbleTarget:
             self.tls
             or self.address.startswith("tls://")
             or any((self.ca_file, self.cert_file, self.key_file))
-        )
-
-    def problems(self) -> list[str]:
-        out: list[str] = []
-        host, sep, port = self.host_port.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            out.append(f"hubble address {self.address!r} is not HOST:PORT")
-        if bool(self.cert_file) != bool(self.key_file):
-            out.append("hubble mTLS needs both a client certificate and its key")
-        for name, path in (("ca", self.ca_file), ("cert", self.cert_file), ("key", self.key_file)):
-            if path is not None and not path.is_file():
-                out.append(f"hubble {name} file {path} does not exist")
-        return out
-
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> HubbleTarget:
-        """From a config section: `{address, tls: {enabled, ca_file, cert_file, key_file,
-        server_name}}` (the per-cluster `hubble:` key)."""
-        tls = raw.get("tls") or {}
-
-        def path(key: str) -> Path | None:
-            value = tls.get(key)
-            return Path(value) if value else None
-
-        return cls(
-            address=str(raw["address"]),
-            tls=bool(tls.get("enabled", bool(tls))),
-            ca_file=path("ca_file"),
-            cert_file=path("cert_file"),
-            key_file=path("key_file"),
-            server_name=tls.get("server_name"),
         )
 
 
