@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import gc
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +14,7 @@ from typing import TextIO
 
 from exporter import __version__, service
 from exporter.core.findings import InputError, Severity
+from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -128,24 +129,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     # cyclic garbage collector would only walk it again and again (on the 100,000-pod
     # benchmark, 1.8 s of turning the report into JSON), so it is paused meanwhile.
     # `flows watch` runs for a while and keeps it.
-    pause = not (args.command == "flows" and args.flows_command == "watch")
-    was_enabled = gc.isenabled()
-    if pause:
-        gc.disable()
+    long_running = args.command == "flows" and args.flows_command == "watch"
     try:
-        if args.command == "scan":
-            return _scan(args, out)
-        if args.command == "connectivity":
-            return _connectivity(args, out)
-        if args.command == "flows":
-            return _flows(args, out)
-        return _explain(args, out)
+        with contextlib.nullcontext() if long_running else paused_gc():
+            if args.command == "scan":
+                return _scan(args, out)
+            if args.command == "connectivity":
+                return _connectivity(args, out)
+            if args.command == "flows":
+                return _flows(args, out)
+            return _explain(args, out)
     except service.UsageError as exc:
         print(f"netfence: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        if pause and was_enabled:
-            gc.enable()
 
 
 def _dump_json(value: object, out: TextIO, depth: int = 0, inline_below: int = 2) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from exporter.core.exposure import (
     parse_controller,
 )
 from exporter.core.findings import Finding, InputError
+from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction, Protocol
 from exporter.sources.manifests import LoadResult, Progress, load_manifests
 
@@ -148,20 +148,17 @@ def analyse(
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
     exposure: bool = True,
+    network_plugin_source: str | None = None,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
-    detected from the policy kinds present (a live scan passes what its CRDs say)."""
+    detected from the policy kinds present (a live scan passes what its CRDs say, with
+    `network_plugin_source="crds"`)."""
     # The analysis builds millions of small acyclic objects on top of the snapshot's
     # millions: the cyclic collector would walk them all again and again (2.7 s of 7 s
     # on the 100,000-pod benchmark), so it is paused, as while loading.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _analyse(result, exposure_config, network_plugin, exposure)
-    finally:
-        if was_enabled:
-            gc.enable()
+    with paused_gc():
+        return _analyse(result, exposure_config, network_plugin, exposure, network_plugin_source)
 
 
 def _analyse(
@@ -169,6 +166,7 @@ def _analyse(
     exposure_config: ExposureConfig | None,
     network_plugin: str | None,
     exposure: bool,
+    network_plugin_source: str | None,
 ) -> ScanReport:
     engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
@@ -196,7 +194,8 @@ def _analyse(
             )
         ),
         network_plugin=str(engine.network_plugin),
-        network_plugin_source="detected" if engine.network_plugin_detected else "configured",
+        network_plugin_source=network_plugin_source
+        or ("detected" if engine.network_plugin_detected else "configured"),
     )
 
 

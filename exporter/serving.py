@@ -297,10 +297,12 @@ class Service:
             read = cluster.read()
             t1 = self._monotonic()
             snapshot, build_errors = build_snapshot(read.objects)
-            plugin = cluster.network_plugin or read.network_plugin
-            report = analyse(LoadResult(snapshot, [*read.errors, *build_errors]), None, plugin)
-            if cluster.network_plugin is None and read.network_plugin is not None:
-                report = dataclasses.replace(report, network_plugin_source="crds")
+            from_crds = cluster.network_plugin is None and read.network_plugin is not None
+            report = analyse(
+                LoadResult(snapshot, [*read.errors, *build_errors]),
+                network_plugin=cluster.network_plugin or read.network_plugin,
+                network_plugin_source="crds" if from_crds else None,
+            )
             report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()

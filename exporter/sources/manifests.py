@@ -13,7 +13,6 @@ Why not PyYAML: on a 40 MB dump (80,000 objects) its libyaml-backed CSafeLoader 
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 import yaml_rs
 
 from exporter.core.findings import InputError
+from exporter.core.gc_pause import paused_gc
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.core.model import Snapshot
 
@@ -67,14 +67,8 @@ def load_manifests(
     # Loading allocates millions of long-lived objects and no cycles worth finding:
     # the cyclic collector would walk them again and again (4 s of an 8.7 s load of
     # 124,000 objects), so it is paused while loading.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        result = _load(paths, limits, progress)
-    finally:
-        if was_enabled:
-            gc.enable()
-    return result
+    with paused_gc():
+        return _load(paths, limits, progress)
 
 
 def _load(paths: Sequence[Path], limits: Limits, progress: Progress | None) -> LoadResult:
