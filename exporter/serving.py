@@ -488,16 +488,17 @@ class Server:
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
         )
+        flow_settings = FlowSettings(
+            shard=config.flows_shard,
+            top_n=config.flows_top_n,
+            unused_window=config.flows_unused_window,
+            namespace_ttl=config.flows_namespace_ttl,
+        )
         self.flows = {
             c.name: FlowConsumer(
                 c.name,
                 c.hubble,
-                FlowSettings(
-                    shard=config.flows_shard,
-                    top_n=config.flows_top_n,
-                    unused_window=config.flows_unused_window,
-                    namespace_ttl=config.flows_namespace_ttl,
-                ),
+                flow_settings,
                 self.store.flows,
                 clock=clock,
                 on_error=functools.partial(self.service.count, c.name),
