@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__, service
+from exporter import __version__, report_cli, service
 from exporter.core.findings import InputError, Severity
 from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction
@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _serve_parser(sub)
     _flows_parser(sub)
+    report_cli.add_parser(sub)
     return parser
 
 
@@ -138,6 +139,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 return _connectivity(args, out)
             if args.command == "flows":
                 return _flows(args, out)
+            if args.command == "report":
+                return report_cli.run(args, out)
             return _explain(args, out)
     except service.UsageError as exc:
         print(f"netfence: {exc}", file=sys.stderr)

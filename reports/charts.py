@@ -16,20 +16,22 @@ import matplotlib
 
 matplotlib.use("svg")
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from reports.tables import Series  # noqa: E402
+from reports.tables import Series
 
-matplotlib.rcParams.update({
-    "svg.fonttype": "none",
-    "svg.hashsalt": "netfence",
-    "font.family": "DejaVu Sans",
-    "font.size": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-})
+matplotlib.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "svg.hashsalt": "netfence",
+        "font.family": "DejaVu Sans",
+        "font.size": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
 COLOURS = ("#1f5f8b", "#c0392b", "#27ae60", "#8e44ad", "#d68910")
 
 
@@ -52,22 +54,33 @@ def line_chart(series: Series, percent: bool = False) -> str | None:
     xs = _dates(series.x)
     for i, line in enumerate(series.lines):
         ys = [math.nan if v is None else (100.0 * v if percent else v) for v in line.values]
-        ax.plot(xs, ys, label=line.name.replace("_", " "), color=COLOURS[i % len(COLOURS)],
-                linewidth=1.4, drawstyle="steps-post")
+        ax.plot(
+            xs,  # type: ignore[arg-type]
+            ys,
+            label=line.name.replace("_", " "),
+            color=COLOURS[i % len(COLOURS)],
+            linewidth=1.4,
+            drawstyle="steps-post",
+        )
     if percent:
         ax.set_ylim(0, 105)
         ax.set_ylabel("% of namespaces")
     else:
         ax.set_ylim(bottom=0)
         ax.set_ylabel(series.unit)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # type: ignore[no-untyped-call]
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _svg(fig)
 
 
-def bar_chart(labels: list[str], values: list[float], unit: str, dated: bool = False,
-              xs: tuple[float, ...] = ()) -> str | None:
+def bar_chart(
+    labels: list[str],
+    values: list[float],
+    unit: str,
+    dated: bool = False,
+    xs: tuple[float, ...] = (),
+) -> str | None:
     if not values or all(v == 0 for v in values):
         return None
     fig, ax = plt.subplots(figsize=(7.0, 2.4 if dated else max(1.2, 0.28 * len(values) + 0.6)))

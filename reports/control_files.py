@@ -56,8 +56,13 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[tuple[str, str], C
             alias_limits=yaml_rs.AliasLimits(max_total_replayed_events=10_000),
             duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
         )
-    except (OSError, UnicodeDecodeError, yaml_rs.YAMLDecodeError, RecursionError,
-            ValueError) as exc:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        yaml_rs.YAMLDecodeError,
+        RecursionError,
+        ValueError,
+    ) as exc:
         problems.append(f"{path}: cannot be read: {exc}")
         return []
     if not isinstance(doc, dict):
@@ -99,11 +104,21 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[tuple[str, str], C
                 scope = scopes[raw_scope]
         elif raw_scope is not None:
             scope = _scope(raw_scope, f"{at}.scope", problems)
-        out.append(((framework, cid), Control(
-            framework=framework, id=cid, title=title, evidence=evidence, scope=scope,
-            reference=str(item.get("reference") or reference), note=str(item.get("note") or ""),
-            source=str(path),
-        )))
+        out.append(
+            (
+                (framework, cid),
+                Control(
+                    framework=framework,
+                    id=cid,
+                    title=title,
+                    evidence=evidence,
+                    scope=scope,
+                    reference=str(item.get("reference") or reference),
+                    note=str(item.get("note") or ""),
+                    source=str(path),
+                ),
+            )
+        )
     return out
 
 

@@ -135,8 +135,10 @@ def evaluate(
     control: Control, facts: Sequence[NamespaceFacts], cluster: ClusterFacts
 ) -> ControlResult:
     inside, unknown = scoped(control, facts)
-    scope = "all namespaces" if control.scope.everything else (
-        control.scope.description or "namespaces matching the control's scope"
+    scope = (
+        "all namespaces"
+        if control.scope.everything
+        else (control.scope.description or "namespaces matching the control's scope")
     )
     scope += f" ({len(inside)} namespaces)"
     if unknown:
@@ -165,7 +167,10 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
             return EvidenceLine(e, checked, "no namespace in scope at period end", "", False)
         if not known:
             return EvidenceLine(
-                e, checked, "not verifiable: no evidence at period end", "tables/namespaces.csv",
+                e,
+                checked,
+                "not verifiable: no evidence at period end",
+                "tables/namespaces.csv",
                 False,
             )
         observed = (
@@ -182,8 +187,8 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
             Evidence.CROSS_NAMESPACE_EXPOSURE: ("other_namespaces",),
         }.get(e)
         known_exp = [f.exposures_end for f in present if f.exposures_end is not None]
-        checked = (
-            "permitted exposures at period end: " + (", ".join(cats) if cats else "every category")
+        checked = "permitted exposures at period end: " + (
+            ", ".join(cats) if cats else "every category"
         )
         if not known_exp:
             return EvidenceLine(e, checked, "not verifiable: no evidence at period end", "", False)
@@ -193,9 +198,11 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
                 if cats is None or cat in cats:
                     totals[cat] = totals.get(cat, 0) + n
         parts = ", ".join(f"{cat} {n}" for cat, n in sorted(totals.items())) or "none"
-        exposed = sum(1 for exp in known_exp if any(
-            n for cat, n in exp.items() if cats is None or cat in cats
-        ))
+        exposed = sum(
+            1
+            for exp in known_exp
+            if any(n for cat, n in exp.items() if cats is None or cat in cats)
+        )
         observed = f"{parts}; in {exposed} of {len(known_exp)} namespaces"
         return EvidenceLine(e, checked, observed, "tables/exposures_end.csv")
     if e is Evidence.INTERNET_EGRESS:
@@ -210,8 +217,11 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
         checked = "connections denied by policy (Cilium Hubble) during the period"
         if not vals:
             return EvidenceLine(
-                e, checked, "not verifiable: no flow records for these namespaces",
-                "tables/denied_by_policy.csv", False,
+                e,
+                checked,
+                "not verifiable: no flow records for these namespaces",
+                "tables/denied_by_policy.csv",
+                False,
             )
         return EvidenceLine(
             e, checked, f"{sum(vals)} denied connections", "tables/denied_by_policy.csv"
@@ -219,26 +229,32 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
     if e is Evidence.POLICY_CHANGES:
         n = sum(f.policy_changes for f in ns)
         return EvidenceLine(
-            e, "policy objects created, modified or deleted during the period (change log)",
-            f"{n} policy changes recorded, each with its time", "tables/policy_changes.csv",
+            e,
+            "policy objects created, modified or deleted during the period (change log)",
+            f"{n} policy changes recorded, each with its time",
+            "tables/policy_changes.csv",
         )
     if e is Evidence.EVIDENCE_COMPLETENESS:
         checked = "share of the period covered by successful scans, and gaps"
         if cluster.completeness is None:
             return EvidenceLine(e, checked, "no successful scan in the period", "", False)
         return EvidenceLine(
-            e, checked,
+            e,
+            checked,
             f"{100.0 * cluster.completeness:.1f}% of the period covered by {cluster.scans} "
             f"scans; {cluster.gaps} gaps",
             "tables/evidence_gaps.csv, tables/scans.csv",
         )
     if e is Evidence.UNREADABLE_KINDS:
         return EvidenceLine(
-            e, "scans in which a policy kind the network plugin enforces was unreadable",
-            f"{cluster.degraded_scans} of {cluster.scans} scans", "tables/scans.csv",
+            e,
+            "scans in which a policy kind the network plugin enforces was unreadable",
+            f"{cluster.degraded_scans} of {cluster.scans} scans",
+            "tables/scans.csv",
         )
     return EvidenceLine(
-        e, "periodic review of network policy configuration",
+        e,
+        "periodic review of network policy configuration",
         "this report covers the period's configuration, its changes and their times; "
         "the sign-off page records the review",
         "report.json, tables/policy_changes.csv",

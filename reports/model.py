@@ -23,7 +23,7 @@ from exporter.core.history import (
 from reports.controls import ClusterFacts, Control, ControlResult, NamespaceFacts, evaluate
 from reports.period import Period
 from reports.runtime import RuntimeFacts, runtime_facts
-from reports.tables import Column, Kind, Line, Series, Table
+from reports.tables import Column, Kind, Line, Row, Series, Table
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -148,8 +148,9 @@ def build(
     fractions = [f for c in names for f in reader.default_deny_fractions(c, period.since, end)]
     runtime = runtime_facts(reader, names, period, previous, end)
 
-    completeness, gap_rows, partial = _completeness(reader, names, period, end, generated_at,
-                                                    all_scans, at_prev_end)
+    completeness, gap_rows, partial = _completeness(
+        reader, names, period, end, generated_at, all_scans, at_prev_end
+    )
     losses = _losses(changes, end)
     ns_facts, ns_table = _namespaces(names, at_end, fractions, changes, losses, runtime, options)
     scans_ok = [s for s in all_scans if s.success]
@@ -174,8 +175,9 @@ def build(
         protected_whole_period={
             d: sum(1 for f in fractions if f.direction == d and f.whole_period) for d in DIRECTIONS
         },
-        observed_namespaces=len({(f.cluster, f.namespace) for f in fractions
-                                 if f.fraction is not None}),
+        observed_namespaces=len(
+            {(f.cluster, f.namespace) for f in fractions if f.fraction is not None}
+        ),
         losses=len(losses),
         internet_services_end=(
             len(internet_end) if any(st.scan for st in at_end.values()) else None
@@ -203,16 +205,24 @@ def build(
             Table(
                 "internet_services",
                 "Internet-exposed services at period end",
-                (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-                 Column("object", "Object"), Column("since", "Exposed since", Kind.TIME)),
+                (
+                    Column("cluster", "Cluster"),
+                    Column("namespace", "Namespace"),
+                    Column("object", "Object"),
+                    Column("since", "Exposed since", Kind.TIME),
+                ),
                 tuple(sorted(internet_end)),
                 shown=options.top_n,
             ),
             Table(
                 "evidence_gaps",
                 "Gaps in evidence (no successful scan)",
-                (Column("cluster", "Cluster"), Column("start", "From", Kind.TIME),
-                 Column("end", "To", Kind.TIME), Column("seconds", "Length", Kind.DURATION)),
+                (
+                    Column("cluster", "Cluster"),
+                    Column("start", "From", Kind.TIME),
+                    Column("end", "To", Kind.TIME),
+                    Column("seconds", "Length", Kind.DURATION),
+                ),
                 tuple(gap_rows),
             ),
             _scans_per_cluster(names, all_scans, completeness[2]),
@@ -310,14 +320,14 @@ def _completeness(
     generated_at: float,
     scans: Sequence[ScanInfo],
     at_prev_end: dict[str, ClusterState],
-) -> tuple[tuple[float, float, dict[str, float | None]], list[tuple[object, ...]], list[str]]:
+) -> tuple[tuple[float, float, dict[str, float | None]], list[Row], list[str]]:
     """Share of the period covered by successful scans (over all clusters), gap rows and
     the reasons the cover calls the period partial."""
     partial: list[str] = []
     if period.until > generated_at:
         partial.append(f"the period has not ended: figures up to {_iso(generated_at)}")
     length = max(end - period.since, 0.0)
-    gap_rows: list[tuple[object, ...]] = []
+    gap_rows: list[Row] = []
     covered_total = 0.0
     per_cluster: dict[str, float | None] = {}
     for c in names:
@@ -340,9 +350,7 @@ def _completeness(
         per_cluster[c] = covered / length if length else None
         n_gaps = len([h for h in merged if not (h[0] == period.since and not ok)])
         if ok and n_gaps:
-            partial.append(
-                f"cluster {c}: {n_gaps} gap(s) in evidence, {_duration(missing)} in all"
-            )
+            partial.append(f"cluster {c}: {n_gaps} gap(s) in evidence, {_duration(missing)} in all")
     total = length * len(names)
     return (covered_total / total if total else 0.0, total, per_cluster), gap_rows, partial
 
@@ -385,8 +393,11 @@ def _losses(changes: Sequence[Change], end: float) -> list[Loss]:
     """Each loss of default-deny in the period, paired with what ended it."""
     policy_at: dict[tuple[str, str, float], list[str]] = defaultdict(list)
     for ch in changes:
-        if ch.kind in (ChangeKind.POLICY_CREATED, ChangeKind.POLICY_MODIFIED,
-                       ChangeKind.POLICY_DELETED):
+        if ch.kind in (
+            ChangeKind.POLICY_CREATED,
+            ChangeKind.POLICY_MODIFIED,
+            ChangeKind.POLICY_DELETED,
+        ):
             policy_at[(ch.cluster, ch.namespace, ch.at)].append(
                 f"{ch.kind.value.removeprefix('policy-')} {ch.subject}"
             )
@@ -400,8 +411,18 @@ def _losses(changes: Sequence[Change], end: float) -> list[Loss]:
             + policy_at.get((lost.cluster, "", lost.at), [])
         )
         stop = end if at is None else at
-        out.append(Loss(lost.cluster, lost.namespace, key[2], lost.at, at, how,
-                        stop - lost.at, cause or "not recorded"))
+        out.append(
+            Loss(
+                lost.cluster,
+                lost.namespace,
+                key[2],
+                lost.at,
+                at,
+                how,
+                stop - lost.at,
+                cause or "not recorded",
+            )
+        )
 
     for ch in changes:
         direction = ch.direction or ch.subject
@@ -427,12 +448,29 @@ def _losses_table(losses: Sequence[Loss]) -> Table:
     return Table(
         "losses",
         "Namespaces that lost default-deny during the period",
-        (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-         Column("direction", "Direction"), Column("lost_at", "Lost at", Kind.TIME),
-         Column("ended_at", "Until", Kind.TIME), Column("how_ended", "Ended by"),
-         Column("seconds", "For", Kind.DURATION), Column("cause", "Change that caused it")),
-        tuple((x.cluster, x.namespace, x.direction, x.lost_at, x.ended_at, x.how_ended,
-               x.seconds, x.cause) for x in losses),
+        (
+            Column("cluster", "Cluster"),
+            Column("namespace", "Namespace"),
+            Column("direction", "Direction"),
+            Column("lost_at", "Lost at", Kind.TIME),
+            Column("ended_at", "Until", Kind.TIME),
+            Column("how_ended", "Ended by"),
+            Column("seconds", "For", Kind.DURATION),
+            Column("cause", "Change that caused it"),
+        ),
+        tuple(
+            (
+                x.cluster,
+                x.namespace,
+                x.direction,
+                x.lost_at,
+                x.ended_at,
+                x.how_ended,
+                x.seconds,
+                x.cause,
+            )
+            for x in losses
+        ),
     )
 
 
@@ -440,33 +478,43 @@ def _coverage_table(end: Sequence[Coverage], prev: Sequence[Coverage]) -> list[T
     ns_rows, pod_rows = [], []
     for e, p in zip(end, prev, strict=True):
         delta = None if e.fraction is None or p.fraction is None else e.fraction - p.fraction
-        pdelta = (None if e.pods_fraction is None or p.pods_fraction is None
-                  else e.pods_fraction - p.pods_fraction)
-        ns_rows.append((e.direction, e.protected, e.namespaces, e.unknown, e.fraction,
-                        p.fraction, delta))
-        pod_rows.append((e.direction, e.isolated_pods, e.pods, e.pods_fraction,
-                         p.pods_fraction, pdelta))
+        pdelta = (
+            None
+            if e.pods_fraction is None or p.pods_fraction is None
+            else e.pods_fraction - p.pods_fraction
+        )
+        ns_rows.append(
+            (e.direction, e.protected, e.namespaces, e.unknown, e.fraction, p.fraction, delta)
+        )
+        pod_rows.append(
+            (e.direction, e.isolated_pods, e.pods, e.pods_fraction, p.pods_fraction, pdelta)
+        )
     return [
         Table(
             "coverage",
             "Namespaces default-deny at period end vs the previous period end",
-            (Column("direction", "Direction"),
-             Column("protected", "Namespaces default-deny", Kind.COUNT),
-             Column("namespaces", "of known", Kind.COUNT),
-             Column("unknown", "Unknown", Kind.COUNT),
-             Column("fraction", "Share at end", Kind.FRACTION),
-             Column("previous", "Previous period end", Kind.FRACTION),
-             Column("delta", "Change", Kind.POINTS)),
+            (
+                Column("direction", "Direction"),
+                Column("protected", "Namespaces default-deny", Kind.COUNT),
+                Column("namespaces", "of known", Kind.COUNT),
+                Column("unknown", "Unknown", Kind.COUNT),
+                Column("fraction", "Share at end", Kind.FRACTION),
+                Column("previous", "Previous period end", Kind.FRACTION),
+                Column("delta", "Change", Kind.POINTS),
+            ),
             tuple(ns_rows),
         ),
         Table(
             "coverage_pods",
             "Pods isolated at period end vs the previous period end",
-            (Column("direction", "Direction"), Column("isolated_pods", "Pods isolated", Kind.COUNT),
-             Column("pods", "of pods", Kind.COUNT),
-             Column("fraction", "Share at end", Kind.FRACTION),
-             Column("previous", "Previous period end", Kind.FRACTION),
-             Column("delta", "Change", Kind.POINTS)),
+            (
+                Column("direction", "Direction"),
+                Column("isolated_pods", "Pods isolated", Kind.COUNT),
+                Column("pods", "of pods", Kind.COUNT),
+                Column("fraction", "Share at end", Kind.FRACTION),
+                Column("previous", "Previous period end", Kind.FRACTION),
+                Column("delta", "Change", Kind.POINTS),
+            ),
             tuple(pod_rows),
         ),
     ]
@@ -476,8 +524,11 @@ def _whole_period_table(h: Headline, fractions: Sequence[object]) -> Table:
     return Table(
         "protected_whole_period",
         "Namespaces default-deny for the whole period (no gap in evidence)",
-        (Column("direction", "Direction"), Column("namespaces", "Namespaces", Kind.COUNT),
-         Column("observed", "of observed", Kind.COUNT)),
+        (
+            Column("direction", "Direction"),
+            Column("namespaces", "Namespaces", Kind.COUNT),
+            Column("observed", "of observed", Kind.COUNT),
+        ),
         tuple((d, h.protected_whole_period[d], h.observed_namespaces) for d in DIRECTIONS),
     )
 
@@ -498,8 +549,12 @@ def _exposure_summary(start: dict[str, ClusterState], end: dict[str, ClusterStat
     cats = sorted(set(s or {}) | set(e or {}) | set(CATEGORIES), key=_category_order)
     starts = [st.at for st in start.values() if st.scan]
     rows = tuple(
-        (cat, None if s is None else s.get(cat, 0), None if e is None else e.get(cat, 0),
-         None if s is None or e is None else e.get(cat, 0) - s.get(cat, 0))
+        (
+            cat,
+            None if s is None else s.get(cat, 0),
+            None if e is None else e.get(cat, 0),
+            None if s is None or e is None else e.get(cat, 0) - s.get(cat, 0),
+        )
         for cat in cats
     )
     note = ""
@@ -508,8 +563,12 @@ def _exposure_summary(start: dict[str, ClusterState], end: dict[str, ClusterStat
     return Table(
         "exposures_summary",
         "Permitted exposures per category, period start vs end",
-        (Column("category", "Category"), Column("start", "Start", Kind.COUNT),
-         Column("end", "End", Kind.COUNT), Column("delta", "Change", Kind.COUNT)),
+        (
+            Column("category", "Category"),
+            Column("start", "Start", Kind.COUNT),
+            Column("end", "End", Kind.COUNT),
+            Column("delta", "Change", Kind.COUNT),
+        ),
         rows,
         note=note,
     )
@@ -550,27 +609,34 @@ def _namespaces(
         n_losses[(loss.cluster, loss.namespace)] += 1
     keys = sorted(set(frac) | set(end_ns))
     facts: list[NamespaceFacts] = []
-    rows: list[tuple[tuple[object, ...], tuple[object, ...]]] = []
+    rows: list[tuple[tuple[float | str, ...], Row]] = []
     for key in keys:
         c, ns = key
-        st = end_ns.get(key)
+        cur = end_ns.get(key)
         fi, fe = frac[key].get("ingress"), frac[key].get("egress")
         scanned = at_end[c].scan is not None
-        exposures = dict(st.exposures) if st is not None else None
+        exposures = dict(cur.exposures) if cur is not None else None
         sev = findings.get(key, [])
         denied = runtime.denied_by_namespace.get(key) if runtime.flows_collected.get(c) else None
         if runtime.flows_collected.get(c) and denied is None:
             denied = 0
-        facts.append(NamespaceFacts(
-            cluster=c, namespace=ns, labels=st.labels if st else None,
-            present_at_end=st is not None,
-            ingress_end=st.ingress_default_deny if st else None,
-            egress_end=st.egress_default_deny if st else None,
-            ingress_whole=bool(fi and fi.whole_period), egress_whole=bool(fe and fe.whole_period),
-            losses=n_losses[key], exposures_end=exposures,
-            internet_egress_end=st.internet_egress_workloads if st else None,
-            denied=denied, policy_changes=n_policy[key],
-        ))
+        facts.append(
+            NamespaceFacts(
+                cluster=c,
+                namespace=ns,
+                labels=cur.labels if cur else None,
+                present_at_end=cur is not None,
+                ingress_end=cur.ingress_default_deny if cur else None,
+                egress_end=cur.egress_default_deny if cur else None,
+                ingress_whole=bool(fi and fi.whole_period),
+                egress_whole=bool(fe and fe.whole_period),
+                losses=n_losses[key],
+                exposures_end=exposures,
+                internet_egress_end=cur.internet_egress_workloads if cur else None,
+                denied=denied,
+                policy_changes=n_policy[key],
+            )
+        )
         fin = fi.fraction if fi else None
         feg = fe.fraction if fe else None
         internet = exposures.get("internet", 0) if exposures is not None else None
@@ -581,30 +647,45 @@ def _namespaces(
         lowest = min(known) if known else -1.0  # never observed: riskiest, as unknown
         risk = (lowest, -(internet or 0), -weight, -(total_exp or 0), c, ns)
         row = (
-            c, ns, "yes" if st else ("no" if scanned else "unknown"),
-            fin, feg, bool(fi and fi.whole_period), bool(fe and fe.whole_period),
-            n_changes[key], n_losses[key], total_exp, internet,
-            st.internet_egress_workloads if st else None,
-            len(sev) if st else None, worst, denied,
+            c,
+            ns,
+            "yes" if cur else ("no" if scanned else "unknown"),
+            fin,
+            feg,
+            bool(fi and fi.whole_period),
+            bool(fe and fe.whole_period),
+            n_changes[key],
+            n_losses[key],
+            total_exp,
+            internet,
+            cur.internet_egress_workloads if cur else None,
+            len(sev) if cur else None,
+            worst,
+            denied,
         )
         rows.append((risk, row))
-    rows.sort(key=lambda r: r[0])  # type: ignore[arg-type, return-value]
+    rows.sort(key=lambda r: r[0])
     table = Table(
         "namespaces",
         "Namespaces, riskiest first",
-        (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-         Column("present", "At end"),
-         Column("ingress_fraction", "Ingress default-deny", Kind.FRACTION),
-         Column("egress_fraction", "Egress default-deny", Kind.FRACTION),
-         Column("ingress_whole", "Ingress whole period", Kind.FLAG),
-         Column("egress_whole", "Egress whole period", Kind.FLAG),
-         Column("changes", "Changes", Kind.COUNT), Column("losses", "Losses", Kind.COUNT),
-         Column("exposures", "Exposures at end", Kind.COUNT),
-         Column("internet", "Internet", Kind.COUNT),
-         Column("internet_egress", "Internet egress workloads", Kind.COUNT),
-         Column("findings", "Open findings", Kind.COUNT),
-         Column("worst", "Worst severity"), Column("denied", "Denied conns", Kind.COUNT)),
-        tuple(r for _, r in rows),  # type: ignore[misc]
+        (
+            Column("cluster", "Cluster"),
+            Column("namespace", "Namespace"),
+            Column("present", "At end"),
+            Column("ingress_fraction", "Ingress default-deny", Kind.FRACTION),
+            Column("egress_fraction", "Egress default-deny", Kind.FRACTION),
+            Column("ingress_whole", "Ingress whole period", Kind.FLAG),
+            Column("egress_whole", "Egress whole period", Kind.FLAG),
+            Column("changes", "Changes", Kind.COUNT),
+            Column("losses", "Losses", Kind.COUNT),
+            Column("exposures", "Exposures at end", Kind.COUNT),
+            Column("internet", "Internet", Kind.COUNT),
+            Column("internet_egress", "Internet egress workloads", Kind.COUNT),
+            Column("findings", "Open findings", Kind.COUNT),
+            Column("worst", "Worst severity"),
+            Column("denied", "Denied conns", Kind.COUNT),
+        ),
+        tuple(r for _, r in rows),
         shown=options.top_n,
         note="Ordered by the lowest share of the observed period default-deny in either "
         "direction (never observed first), then internet exposures at end, open findings "
@@ -622,9 +703,13 @@ def _exposures_end(at_end: dict[str, ClusterState]) -> Table:
     return Table(
         "exposures_end",
         "Every permitted exposure at period end",
-        (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-         Column("object", "Object"), Column("category", "Category"),
-         Column("since", "Since", Kind.TIME)),
+        (
+            Column("cluster", "Cluster"),
+            Column("namespace", "Namespace"),
+            Column("object", "Object"),
+            Column("category", "Category"),
+            Column("since", "Since", Kind.TIME),
+        ),
         tuple(rows),
     )
 
@@ -638,19 +723,30 @@ def _findings_end(at_end: dict[str, ClusterState]) -> Table:
     return Table(
         "findings_end",
         "Open findings at period end",
-        (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-         Column("check", "Check"), Column("severity", "Severity"), Column("object", "Object"),
-         Column("message", "Message"), Column("since", "Open since", Kind.TIME)),
+        (
+            Column("cluster", "Cluster"),
+            Column("namespace", "Namespace"),
+            Column("check", "Check"),
+            Column("severity", "Severity"),
+            Column("object", "Object"),
+            Column("message", "Message"),
+            Column("since", "Open since", Kind.TIME),
+        ),
         tuple(rows),
     )
 
 
 def _change_tables(changes: Sequence[Change], top_n: int) -> list[Table]:
-    cols = (Column("at", "Time", Kind.TIME), Column("cluster", "Cluster"),
-            Column("namespace", "Namespace"), Column("change", "Change"),
-            Column("subject", "Subject"), Column("detail", "Detail"))
+    cols = (
+        Column("at", "Time", Kind.TIME),
+        Column("cluster", "Cluster"),
+        Column("namespace", "Namespace"),
+        Column("change", "Change"),
+        Column("subject", "Subject"),
+        Column("detail", "Detail"),
+    )
 
-    def pick(prefix: tuple[str, ...]) -> tuple[tuple[object, ...], ...]:
+    def pick(prefix: tuple[str, ...]) -> tuple[Row, ...]:
         return tuple(
             (ch.at, ch.cluster, ch.namespace, ch.kind.value, ch.subject, ch.detail)
             for ch in changes
@@ -658,14 +754,24 @@ def _change_tables(changes: Sequence[Change], top_n: int) -> list[Table]:
         )
 
     return [
-        Table("default_deny_changes", "Newly protected and newly unprotected namespaces", cols,
-              pick(("default-deny-",)), shown=top_n),  # type: ignore[arg-type]
-        Table("exposure_changes", "New and removed exposures", cols,
-              pick(("exposure-",)), shown=top_n),  # type: ignore[arg-type]
-        Table("policy_changes", "Policies created, modified and deleted", cols,
-              pick(("policy-",)), shown=top_n),  # type: ignore[arg-type]
-        Table("changes", "Every change in the period (change log)", cols,
-              pick(("",)), shown=0),  # type: ignore[arg-type]
+        Table(
+            "default_deny_changes",
+            "Newly protected and newly unprotected namespaces",
+            cols,
+            pick(("default-deny-",)),
+            shown=top_n,
+        ),
+        Table(
+            "exposure_changes", "New and removed exposures", cols, pick(("exposure-",)), shown=top_n
+        ),
+        Table(
+            "policy_changes",
+            "Policies created, modified and deleted",
+            cols,
+            pick(("policy-",)),
+            shown=top_n,
+        ),
+        Table("changes", "Every change in the period (change log)", cols, pick(("",)), shown=0),
     ]
 
 
@@ -676,17 +782,31 @@ def _scans_per_cluster(
     for c in names:
         mine = [s for s in scans if s.cluster == c]
         ok = [s.started_at for s in mine if s.success]
-        rows.append((c, len(mine), len(ok), len(mine) - len(ok),
-                     sum(1 for s in mine if s.success and s.degraded),
-                     min(ok, default=None), max(ok, default=None), per_cluster.get(c)))
+        rows.append(
+            (
+                c,
+                len(mine),
+                len(ok),
+                len(mine) - len(ok),
+                sum(1 for s in mine if s.success and s.degraded),
+                min(ok, default=None),
+                max(ok, default=None),
+                per_cluster.get(c),
+            )
+        )
     return Table(
         "evidence",
         "Evidence per cluster",
-        (Column("cluster", "Cluster"), Column("scans", "Scans", Kind.COUNT),
-         Column("successful", "Successful", Kind.COUNT), Column("failed", "Failed", Kind.COUNT),
-         Column("degraded", "Kinds unreadable", Kind.COUNT),
-         Column("first", "First", Kind.TIME), Column("last", "Last", Kind.TIME),
-         Column("completeness", "Period covered", Kind.FRACTION)),
+        (
+            Column("cluster", "Cluster"),
+            Column("scans", "Scans", Kind.COUNT),
+            Column("successful", "Successful", Kind.COUNT),
+            Column("failed", "Failed", Kind.COUNT),
+            Column("degraded", "Kinds unreadable", Kind.COUNT),
+            Column("first", "First", Kind.TIME),
+            Column("last", "Last", Kind.TIME),
+            Column("completeness", "Period covered", Kind.FRACTION),
+        ),
         tuple(rows),
     )
 
@@ -695,17 +815,35 @@ def _all_scans(scans: Sequence[ScanInfo]) -> Table:
     return Table(
         "scans",
         "Every scan in the period",
-        (Column("cluster", "Cluster"), Column("started_at", "Started", Kind.TIME),
-         Column("duration", "Seconds", Kind.COUNT), Column("success", "Success", Kind.FLAG),
-         Column("degraded", "Kinds unreadable", Kind.FLAG), Column("error", "Error"),
-         Column("namespaces", "Namespaces", Kind.COUNT), Column("policies", "Policies",
-                                                                Kind.COUNT),
-         Column("policies_sha256", "Policies SHA-256"), Column("version", "netfence")),
-        tuple(sorted(
-            (s.cluster, s.started_at, s.duration_seconds, s.success, s.degraded, s.error,
-             s.namespaces, s.policies, s.policies_sha256, s.version)
-            for s in scans
-        )),
+        (
+            Column("cluster", "Cluster"),
+            Column("started_at", "Started", Kind.TIME),
+            Column("duration", "Seconds", Kind.COUNT),
+            Column("success", "Success", Kind.FLAG),
+            Column("degraded", "Kinds unreadable", Kind.FLAG),
+            Column("error", "Error"),
+            Column("namespaces", "Namespaces", Kind.COUNT),
+            Column("policies", "Policies", Kind.COUNT),
+            Column("policies_sha256", "Policies SHA-256"),
+            Column("version", "netfence"),
+        ),
+        tuple(
+            sorted(
+                (
+                    s.cluster,
+                    s.started_at,
+                    s.duration_seconds,
+                    s.success,
+                    s.degraded,
+                    s.error,
+                    s.namespaces,
+                    s.policies,
+                    s.policies_sha256,
+                    s.version,
+                )
+                for s in scans
+            )
+        ),
         shown=0,
     )
 
@@ -733,8 +871,10 @@ def _daily_coverage(
             if i is None:
                 continue
             seen[i].add(c)
-            for d, v in (("ingress", p.ingress_default_deny_namespaces),
-                         ("egress", p.egress_default_deny_namespaces)):
+            for d, v in (
+                ("ingress", p.ingress_default_deny_namespaces),
+                ("egress", p.egress_default_deny_namespaces),
+            ):
                 cur = num[d][i]
                 num[d][i] = None if v is None or cur is None else cur + v
             cur_den = den[i]
@@ -747,8 +887,9 @@ def _daily_coverage(
             ok = len(seen[i]) == len(names) and n is not None and t
             vals.append(n / t if ok and n is not None and t else None)
         lines.append(Line(d, tuple(vals)))
-    return Series("coverage_daily", "Namespaces default-deny per day (share)", "fraction", days,
-                  tuple(lines))
+    return Series(
+        "coverage_daily", "Namespaces default-deny per day (share)", "fraction", days, tuple(lines)
+    )
 
 
 def _daily_exposures(
@@ -770,23 +911,40 @@ def _daily_exposures(
         Line(cat, tuple(v if seen[i] == len(names) else None for i, v in enumerate(vals)))
         for cat, vals in sorted(totals.items(), key=lambda kv: _category_order(kv[0]))
     )
-    return Series("exposures_daily", "Permitted exposures per category per day", "count", days,
-                  lines)
+    return Series(
+        "exposures_daily", "Permitted exposures per category per day", "count", days, lines
+    )
 
 
 def _controls_table(results: Sequence[ControlResult]) -> Table:
     rows = tuple(
-        (r.control.framework, r.control.id, r.control.title, r.scope, line.evidence.value,
-         line.checked, line.observed, line.verifiable, line.pointer)
+        (
+            r.control.framework,
+            r.control.id,
+            r.control.title,
+            r.scope,
+            line.evidence.value,
+            line.checked,
+            line.observed,
+            line.verifiable,
+            line.pointer,
+        )
         for r in results
         for line in r.lines
     )
     return Table(
         "controls",
         "Control mapping: evidence per control",
-        (Column("framework", "Framework"), Column("id", "Control"), Column("title", "Subject"),
-         Column("scope", "Scope"), Column("evidence", "Evidence"), Column("checked", "Checked"),
-         Column("observed", "Observed"), Column("verifiable", "Verifiable", Kind.FLAG),
-         Column("pointer", "In the bundle")),
+        (
+            Column("framework", "Framework"),
+            Column("id", "Control"),
+            Column("title", "Subject"),
+            Column("scope", "Scope"),
+            Column("evidence", "Evidence"),
+            Column("checked", "Checked"),
+            Column("observed", "Observed"),
+            Column("verifiable", "Verifiable", Kind.FLAG),
+            Column("pointer", "In the bundle"),
+        ),
         rows,
     )

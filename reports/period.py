@@ -39,7 +39,9 @@ class Period:
 
 def quarter(year: int, q: int) -> Period:
     start = datetime(year, 3 * (q - 1) + 1, 1, tzinfo=UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=UTC) if q == 4 else datetime(year, 3 * q + 1, 1, tzinfo=UTC)
+    end = (
+        datetime(year + 1, 1, 1, tzinfo=UTC) if q == 4 else datetime(year, 3 * q + 1, 1, tzinfo=UTC)
+    )
     return Period(start.timestamp(), end.timestamp(), f"{year}Q{q}")
 
 

@@ -70,8 +70,9 @@ def chart_svgs(report: Report) -> dict[str, str | None]:
         "coverage_daily": charts.line_chart(s["coverage_daily"], percent=True),
         "exposures_daily": charts.line_chart(s["exposures_daily"]),
         "denied_weekly": charts.weekly_chart(s["denied_weekly"]),
-        "top_denied": charts.bar_chart([n for n, _ in top], [float(v) for _, v in top],
-                                       "denied connections"),
+        "top_denied": charts.bar_chart(
+            [n for n, _ in top], [float(v) for _, v in top], "denied connections"
+        ),
     }
 
 
@@ -98,8 +99,11 @@ def report_json(report: Report) -> str:
     assert isinstance(doc, dict)
     # Tables travel as lists of objects (column key -> value): self-describing for tools.
     doc["tables"] = {
-        key: {"title": t.title, "columns": [c.key for c in t.columns],
-              "rows": [dict(zip([c.key for c in t.columns], r, strict=True)) for r in t.rows]}
+        key: {
+            "title": t.title,
+            "columns": [c.key for c in t.columns],
+            "rows": [dict(zip([c.key for c in t.columns], r, strict=True)) for r in t.rows],
+        }
         for key, t in report.tables.items()
     }
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
@@ -119,7 +123,9 @@ def series_csv(series: Series) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([series.step, *(line.name for line in series.lines)])
     for i, x in enumerate(series.x):
-        w.writerow([_iso(x), *("" if ln.values[i] is None else ln.values[i] for ln in series.lines)])
+        w.writerow(
+            [_iso(x), *("" if ln.values[i] is None else ln.values[i] for ln in series.lines)]
+        )
     return buf.getvalue()
 
 
@@ -207,6 +213,10 @@ def format_cell(v: Cell, kind: Kind | str = Kind.TEXT) -> str:
 def render_html(report: Report, svgs: Mapping[str, str | None], digest: str) -> str:
     env = environment()
     return env.get_template("report.html.j2").render(
-        r=report, h=report.headline, t=report.tables, charts=svgs, bundle_sha256=digest,
+        r=report,
+        h=report.headline,
+        t=report.tables,
+        charts=svgs,
+        bundle_sha256=digest,
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
     )

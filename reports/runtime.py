@@ -28,8 +28,9 @@ class RuntimeReader(Protocol):
 
     def unused_exposures(self, cluster: str, since: float, until: float) -> int | None: ...
 
-    def admitted_under_default_deny(self, cluster: str, since: float, until: float) -> int | None:
-        ...
+    def admitted_under_default_deny(
+        self, cluster: str, since: float, until: float
+    ) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,9 @@ def runtime_facts(
     reader: HistoryReader, names: Sequence[str], period: Period, previous: Period, end: float
 ) -> RuntimeFacts:
     rows = [r for r in reader.denied_flows(None, period.since, end) if r.cluster in names]
-    prev = [r for r in reader.denied_flows(None, previous.since, previous.until)
-            if r.cluster in names]
+    prev = [
+        r for r in reader.denied_flows(None, previous.since, previous.until) if r.cluster in names
+    ]
     # A roll-up row exists only where something was denied: a cluster without any in
     # the period cannot be told apart from one whose flows were not collected.
     collected = dict.fromkeys(names, False)
@@ -75,12 +77,17 @@ def runtime_facts(
         i = int((r.hour - period.since) // WEEK)
         if 0 <= i < len(weekly):
             weekly[i] += r.count
-    top = sorted(((f"{c}/{n}" if len(names) > 1 else n, v) for (c, n), v in by_ns.items()),
-                 key=lambda kv: (-kv[1], kv[0]))[:10]
+    top = sorted(
+        ((f"{c}/{n}" if len(names) > 1 else n, v) for (c, n), v in by_ns.items()),
+        key=lambda kv: (-kv[1], kv[0]),
+    )[:10]
     unused = _optional(reader, names, period, end, "unused_exposures")
     admitted = _optional(reader, names, period, end, "admitted_under_default_deny")
     weekly_series = Series(
-        "denied_weekly", "Denied connections per week", "connections", tuple(weeks),
+        "denied_weekly",
+        "Denied connections per week",
+        "connections",
+        tuple(weeks),
         (Line("denied", tuple(weekly) if any_flows else tuple(None for _ in weeks)),),
         step="week",
     )
@@ -88,18 +95,26 @@ def runtime_facts(
         Table(
             "denied_by_policy",
             "Denied connections by namespace and policy",
-            (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-             Column("direction", "Direction"), Column("policy", "Policy"),
-             Column("reason", "Reason"), Column("count", "Connections", Kind.COUNT)),
-            tuple(k + (v,) for k, v in sorted(by_policy.items(), key=lambda kv: (-kv[1], kv[0]))),
+            (
+                Column("cluster", "Cluster"),
+                Column("namespace", "Namespace"),
+                Column("direction", "Direction"),
+                Column("policy", "Policy"),
+                Column("reason", "Reason"),
+                Column("count", "Connections", Kind.COUNT),
+            ),
+            tuple((*k, v) for k, v in sorted(by_policy.items(), key=lambda kv: (-kv[1], kv[0]))),
             shown=30,
         ),
         Table(
             "default_deny_drops",
             "Connections dropped by default-deny (no policy allowed them)",
-            (Column("cluster", "Cluster"), Column("namespace", "Namespace"),
-             Column("count", "Connections", Kind.COUNT)),
-            tuple(k + (v,) for k, v in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))),
+            (
+                Column("cluster", "Cluster"),
+                Column("namespace", "Namespace"),
+                Column("count", "Connections", Kind.COUNT),
+            ),
+            tuple((*k, v) for k, v in sorted(drops.items(), key=lambda kv: (-kv[1], kv[0]))),
             shown=30,
         ),
     )

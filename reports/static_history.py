@@ -46,8 +46,11 @@ class StaticHistory:
     def scans(self, cluster: str | None, since: float, until: float) -> Sequence[ScanInfo]:
         ok = [st.scan for st in self.states if st.scan is not None]
         return sorted(
-            (s for s in (*ok, *self.failed)
-             if (cluster is None or s.cluster == cluster) and since <= s.started_at < until),
+            (
+                s
+                for s in (*ok, *self.failed)
+                if (cluster is None or s.cluster == cluster) and since <= s.started_at < until
+            ),
             key=lambda s: s.started_at,
         )
 
@@ -57,22 +60,30 @@ class StaticHistory:
         if not i:
             return ClusterState(cluster, at, None)
         st = self._by_cluster[cluster][i - 1]
-        return ClusterState(cluster, at, st.scan, st.namespaces, st.policies, st.findings,
-                            st.exposures)
+        return ClusterState(
+            cluster, at, st.scan, st.namespaces, st.policies, st.findings, st.exposures
+        )
 
     def changes(
         self, cluster: str | None, since: float, until: float, namespace: str | None = None
     ) -> Sequence[Change]:
         return sorted(
-            (c for c in self.change_log
-             if (cluster is None or c.cluster == cluster) and since <= c.at < until
-             and (namespace is None or c.namespace == namespace)),
+            (
+                c
+                for c in self.change_log
+                if (cluster is None or c.cluster == cluster)
+                and since <= c.at < until
+                and (namespace is None or c.namespace == namespace)
+            ),
             key=lambda c: c.at,
         )
 
     def gaps(self, cluster: str, since: float, until: float) -> Sequence[EvidenceGap]:
-        return [g for g in self.evidence_gaps
-                if g.cluster == cluster and g.end > since and g.start < until]
+        return [
+            g
+            for g in self.evidence_gaps
+            if g.cluster == cluster and g.end > since and g.start < until
+        ]
 
     def default_deny_fractions(
         self, cluster: str, since: float, until: float
@@ -90,8 +101,10 @@ class StaticHistory:
                 continue
             length = b - a - sum(max(0.0, min(b, y) - max(a, x)) for x, y in holes)
             for n in st.namespaces:
-                for d, v in (("ingress", n.ingress_default_deny),
-                             ("egress", n.egress_default_deny)):
+                for d, v in (
+                    ("ingress", n.ingress_default_deny),
+                    ("egress", n.egress_default_deny),
+                ):
                     cell = acc.setdefault((n.namespace, d), [0.0, 0.0, 0.0])
                     if v is None:
                         cell[2] += length
@@ -102,11 +115,16 @@ class StaticHistory:
         whole_possible = first <= since and not holes
         out = []
         for (ns, d), (observed, protected, _unknown) in sorted(acc.items()):
-            out.append(DefaultDenyFraction(
-                cluster, ns, d, protected / observed if observed else None,
-                whole_possible and observed >= until - since - 1e-6 and protected == observed,
-                observed,
-            ))
+            out.append(
+                DefaultDenyFraction(
+                    cluster,
+                    ns,
+                    d,
+                    protected / observed if observed else None,
+                    whole_possible and observed >= until - since - 1e-6 and protected == observed,
+                    observed,
+                )
+            )
         return out
 
     def daily(self, cluster: str, since: float, until: float) -> Sequence[DailyPoint]:
@@ -124,17 +142,24 @@ class StaticHistory:
                         exp[cat] = exp.get(cat, 0) + v
                 ins = [n.ingress_default_deny for n in st.namespaces]
                 egs = [n.egress_default_deny for n in st.namespaces]
-                out.append(DailyPoint(
-                    cluster, day, len(st.namespaces),
-                    None if None in ins else sum(1 for v in ins if v),
-                    None if None in egs else sum(1 for v in egs if v),
-                    exp,
-                ))
+                out.append(
+                    DailyPoint(
+                        cluster,
+                        day,
+                        len(st.namespaces),
+                        None if None in ins else sum(1 for v in ins if v),
+                        None if None in egs else sum(1 for v in egs if v),
+                        exp,
+                    )
+                )
             day += DAY
         return out
 
     def denied_flows(
         self, cluster: str | None, since: float, until: float
     ) -> Sequence[DeniedFlows]:
-        return [f for f in self.flows
-                if (cluster is None or f.cluster == cluster) and since <= f.hour < until]
+        return [
+            f
+            for f in self.flows
+            if (cluster is None or f.cluster == cluster) and since <= f.hour < until
+        ]

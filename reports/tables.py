@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 Cell = str | int | float | bool | None
+Row = tuple[Cell, ...]
 
 
 class Kind(StrEnum):

@@ -57,8 +57,12 @@ def _ns(spec: Spec, day: int) -> NamespaceState:
         namespace=spec.name,
         ingress_default_deny=ingress,
         egress_default_deny=spec.egress,
-        exposures={"internet": internet, "ingress": 1 if spec.name == "web" else 0,
-                   "gateway": 0, "other_namespaces": 2 if spec.name == "batch" else 0},
+        exposures={
+            "internet": internet,
+            "ingress": 1 if spec.name == "web" else 0,
+            "gateway": 0,
+            "other_namespaces": 2 if spec.name == "batch" else 0,
+        },
         internet_egress_workloads=1 if spec.name == "batch" else 0,
         pods=spec.pods,
         ingress_isolated_pods=spec.pods if ingress else 0,
@@ -75,8 +79,16 @@ def _state(day: int, at: float) -> ClusterState:
         exposures.append(
             ExposureRecord("web", "Service/storefront", "internet", Q3.since + EXPOSURE_DAY * DAY)
         )
-    findings = (OpenFinding("batch", "no-default-deny", "high", "Namespace/batch",
-                            "no default-deny", Q3.since - 5 * DAY),)
+    findings = (
+        OpenFinding(
+            "batch",
+            "no-default-deny",
+            "high",
+            "Namespace/batch",
+            "no default-deny",
+            Q3.since - 5 * DAY,
+        ),
+    )
     return ClusterState(CLUSTER, at, scan, namespaces, (), findings, tuple(exposures))
 
 
@@ -88,35 +100,79 @@ def quarter_history(*, gap: bool = True, flows: bool = True, days: int = 92) -> 
         if gap and GAP[0] <= day < GAP[1]:
             continue
         states.append(_state(day, Q3.since + day * DAY + 3600))
-    failed = [ScanInfo(CLUSTER, Q3.since + d * DAY + 3600, 30.0, False, error="API timeout")
-              for d in range(*GAP)] if gap else []
+    failed = (
+        [
+            ScanInfo(CLUSTER, Q3.since + d * DAY + 3600, 30.0, False, error="API timeout")
+            for d in range(*GAP)
+        ]
+        if gap
+        else []
+    )
     loss_at = Q3.since + LOSS_DAY * DAY + 3600
     regain_at = Q3.since + REGAIN_DAY * DAY + 3600
     changes = [
-        Change(loss_at, CLUSTER, ChangeKind.POLICY_MODIFIED, "payments",
-               "NetworkPolicy/payments/default-deny"),
+        Change(
+            loss_at,
+            CLUSTER,
+            ChangeKind.POLICY_MODIFIED,
+            "payments",
+            "NetworkPolicy/payments/default-deny",
+        ),
         Change(loss_at, CLUSTER, ChangeKind.DEFAULT_DENY_LOST, "payments", "ingress", "ingress"),
-        Change(regain_at, CLUSTER, ChangeKind.POLICY_MODIFIED, "payments",
-               "NetworkPolicy/payments/default-deny"),
-        Change(regain_at, CLUSTER, ChangeKind.DEFAULT_DENY_GAINED, "payments", "ingress",
-               "ingress"),
-        Change(Q3.since + EXPOSURE_DAY * DAY + 3600, CLUSTER, ChangeKind.EXPOSURE_ADDED, "web",
-               "Service/storefront internet"),
-        Change(Q3.since + 10 * DAY, CLUSTER, ChangeKind.POLICY_CREATED, "web",
-               "NetworkPolicy/web/allow-frontend"),
+        Change(
+            regain_at,
+            CLUSTER,
+            ChangeKind.POLICY_MODIFIED,
+            "payments",
+            "NetworkPolicy/payments/default-deny",
+        ),
+        Change(
+            regain_at, CLUSTER, ChangeKind.DEFAULT_DENY_GAINED, "payments", "ingress", "ingress"
+        ),
+        Change(
+            Q3.since + EXPOSURE_DAY * DAY + 3600,
+            CLUSTER,
+            ChangeKind.EXPOSURE_ADDED,
+            "web",
+            "Service/storefront internet",
+        ),
+        Change(
+            Q3.since + 10 * DAY,
+            CLUSTER,
+            ChangeKind.POLICY_CREATED,
+            "web",
+            "NetworkPolicy/web/allow-frontend",
+        ),
     ]
-    gaps = [EvidenceGap(CLUSTER, Q3.since + GAP[0] * DAY + 3600,
-                        Q3.since + GAP[1] * DAY + 3600)] if gap else []
+    gaps = (
+        [EvidenceGap(CLUSTER, Q3.since + GAP[0] * DAY + 3600, Q3.since + GAP[1] * DAY + 3600)]
+        if gap
+        else []
+    )
     denied = []
     if flows:
         for day in range(0, days, 7):
             hour = Q3.since + day * DAY
-            denied.append(DeniedFlows(CLUSTER, hour, "batch", "ingress", "POLICY_DENIED",
-                                      "default-deny", 100))
-            denied.append(DeniedFlows(CLUSTER, hour, "web", "egress", "POLICY_DENIED",
-                                      "web/allow-frontend", 7))
+            denied.append(
+                DeniedFlows(CLUSTER, hour, "batch", "ingress", "POLICY_DENIED", "default-deny", 100)
+            )
+            denied.append(
+                DeniedFlows(
+                    CLUSTER, hour, "web", "egress", "POLICY_DENIED", "web/allow-frontend", 7
+                )
+            )
         # the previous quarter, for the comparison
-        denied.append(DeniedFlows(CLUSTER, Q3.since - 30 * DAY, "batch", "ingress",
-                                  "POLICY_DENIED", "default-deny", 500))
-    return StaticHistory(states=states, failed=failed, change_log=changes,
-                         evidence_gaps=gaps, flows=denied)
+        denied.append(
+            DeniedFlows(
+                CLUSTER,
+                Q3.since - 30 * DAY,
+                "batch",
+                "ingress",
+                "POLICY_DENIED",
+                "default-deny",
+                500,
+            )
+        )
+    return StaticHistory(
+        states=states, failed=failed, change_log=changes, evidence_gaps=gaps, flows=denied
+    )
