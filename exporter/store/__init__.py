@@ -1,4 +1,4 @@
-"""Scan history: SQLite by default, PostgreSQL for fleets (see `exporter.store.sql`)."""
+"""Scan history: SQLite by default, PostgreSQL for fleets (see `exporter.store.scan_history`)."""
 
 from exporter.store.records import (
     FindingRow,
@@ -7,7 +7,7 @@ from exporter.store.records import (
     ScanRecord,
     StoredScan,
 )
-from exporter.store.sql import SCHEMA_VERSION, Store, StoreError
+from exporter.store.scan_history import SCHEMA_VERSION, Store, StoreError
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -26,7 +26,7 @@ from exporter.store import (
     Store,
     StoreError,
 )
-from exporter.store.sql import engine_url, policies_digest
+from exporter.store.scan_history import engine_url, policies_digest
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-cluster"
 
