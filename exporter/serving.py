@@ -43,7 +43,15 @@ from exporter.scheduler import Job, Scheduler
 from exporter.service import ScanReport, analyse
 from exporter.sources import kubernetes as live
 from exporter.sources.manifests import LoadResult, read_objects
-from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+from exporter.store import (
+    ExposureRow,
+    FindingRow,
+    NamespaceRow,
+    PolicyDigest,
+    ScanRecord,
+    Store,
+    StoreError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +231,10 @@ class Service:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
+        scan_interval: float = 0.0,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._scan_interval = scan_interval
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
@@ -331,6 +341,7 @@ class Service:
                     success=False,
                     error=message,
                     version=self._version,
+                    interval_seconds=self._scan_interval,
                 )
             )
             self._changed()
@@ -373,7 +384,7 @@ class Service:
             result.list_seconds,
             result.analysis_seconds,
         )
-        self._persist(_record(result, self._version))
+        self._persist(_record(result, self._version, self._scan_interval))
         if self.on_scan is not None:
             try:
                 self.on_scan(result)
@@ -441,7 +452,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
     )
 
 
-def _record(result: ScanResult, version: str) -> ScanRecord:
+def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanRecord:
     report = result.report
     return ScanRecord(
         cluster=result.cluster,
@@ -468,6 +479,18 @@ def _record(result: ScanResult, version: str) -> ScanRecord:
         policies=result.policies,
         input_errors=len(report.errors),
         version=version,
+        exposures=tuple(
+            sorted(
+                {
+                    ExposureRow(e.namespace, f"{e.kind}/{e.name}", str(e.category))
+                    for e in report.exposures
+                    if e.permitted
+                },
+                key=lambda e: (e.namespace, e.object, e.category),
+            )
+        ),
+        unreadable_kinds=tuple(result.unreadable),
+        interval_seconds=interval,
     )
 
 
@@ -487,6 +510,7 @@ class Server:
             clock=clock,
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
+            scan_interval=config.scan_interval,
         )
         flow_settings = FlowSettings(
             shard=config.flows_shard,
