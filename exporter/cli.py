@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding has this severity or higher (default: high)",
     )
     scan.add_argument(
+        "--intent",
+        type=Path,
+        metavar="FILE",
+        help="intent file (teams, guardrails, intended exposures, baseline): its "
+        "violations and drift become findings (docs/intent.md)",
+    )
+    scan.add_argument(
         "--no-exposure",
         action="store_true",
         help="coverage and policy findings only: skip the exposure analysis",
@@ -203,12 +210,14 @@ def _exposure_config(args: argparse.Namespace) -> service.ExposureConfig | None:
 
 
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
+    intent = service.read_intent(args.intent) if args.intent else None
     report = service.scan(
         args.manifests,
         _progress(args),
         exposure_config=_exposure_config(args),
         network_plugin=args.network_plugin,
         exposure=not args.no_exposure,
+        intent=intent,
     )
     if args.output == "json":
         _dump_json(report.to_json(), out)
@@ -255,6 +264,8 @@ def _scan_table(report: service.ScanReport, out: TextIO) -> None:
     )
     if report.exposure_analysed:
         _exposure_table(report, out)
+    if report.intent is not None:
+        out.write("".join(f"{line}\n" for line in report.intent.lines()))
     if report.findings:
         out.write(f"\nFINDINGS ({len(report.findings)})\n")
         for f in report.findings:

@@ -60,9 +60,19 @@ def load_intent(path: Path) -> LoadedIntent:
     try:
         intent = parse_intent(raw)
     except IntentError as exc:
-        raise IntentError(
-            [Problem(p.path, p.message, source, locate(text, p.path)) for p in exc.problems]
-        ) from None
+        problems = [Problem(p.path, p.message, source, locate(text, p.path)) for p in exc.problems]
+        folder = raw.get("baseline", {}).get("directory") if isinstance(raw, dict) else None
+        if isinstance(folder, str) and not _folder(path, folder).is_dir():
+            where = ("baseline", "directory")
+            problems.append(
+                Problem(
+                    where,
+                    f"{_folder(path, folder)} is not a directory",
+                    source,
+                    locate(text, where),
+                )
+            )
+        raise IntentError(problems) from None
     baseline: tuple[BaselinePolicy, ...] = ()
     if intent.baseline is not None:
         baseline = _baseline(path, text, intent.baseline.directory)
@@ -71,9 +81,7 @@ def load_intent(path: Path) -> LoadedIntent:
 
 def _baseline(path: Path, text: str, directory: str) -> tuple[BaselinePolicy, ...]:
     where = ("baseline", "directory")
-    folder = Path(directory)
-    if not folder.is_absolute():
-        folder = path.parent / folder
+    folder = _folder(path, directory)
     if not folder.is_dir():
         raise IntentError(
             [Problem(where, f"{folder} is not a directory", str(path), locate(text, where))]
@@ -96,6 +104,12 @@ def _baseline(path: Path, text: str, directory: str) -> tuple[BaselinePolicy, ..
                 for p in str(exc).split("; ")
             ]
         ) from None
+
+
+def _folder(intent_file: Path, directory: str) -> Path:
+    """Relative baseline directories are relative to the intent file's folder."""
+    folder = Path(directory)
+    return folder if folder.is_absolute() else intent_file.parent / folder
 
 
 def _fail(source: str, message: str) -> IntentError:

@@ -5,7 +5,7 @@ intended exposures and baseline drift, as one immutable result that `scan` print
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +28,8 @@ class IntentReport:
     namespace_labels: Mapping[str, Mapping[str, str]]
     """namespace -> allowlisted label -> value (netfence_namespace_info)."""
     label_allowlist: tuple[str, ...]
+    guardrails: tuple[str, ...] = ()
+    """Every guardrail's name, in file order (those without violations too)."""
     violations: Sequence[Violation] = ()
     exceptions: Sequence[ExceptionStatus] = ()
     drift: Sequence[DriftEntry] = ()
@@ -53,8 +55,65 @@ class IntentReport:
                 out[e.namespace] += 1
         return dict(out)
 
+    def lines(self) -> list[str]:
+        """The scan table's intent sections."""
+        out: list[str] = []
+        rows: list[tuple[str, ...]] = [
+            ("GUARDRAIL", "NAMESPACE", "TEAM", "RULE", "OBJECT", "STATUS")
+        ]
+        for v in self.violations:
+            status = "excepted" if v.excepted else str(v.severity)
+            if v.exception is not None and not v.excepted:
+                status += f" (exception expired {v.exception.expires})"
+            rows.append((v.guardrail, v.namespace, v.team, v.rule, v.target, status))
+        counted = Counter(v.guardrail for v in self.violations if not v.excepted)
+        passing = [g for g in self.guardrails if not counted[g]]
+        out.append(
+            f"\nGUARDRAILS ({len(self.guardrails)}; {sum(counted.values())} violations, "
+            f"{sum(1 for v in self.violations if v.excepted)} excepted; "
+            f"met: {', '.join(passing) or 'none'})"
+        )
+        if len(rows) > 1:
+            out += _table(rows)
+        if self.exceptions:
+            out.append(f"\nEXCEPTIONS ({len(self.exceptions)})")
+            rows = [("GUARDRAIL", "NAMESPACE", "OBJECT", "OWNER", "EXPIRES", "MATCHED")]
+            for e in self.exceptions:
+                x = e.exception
+                expires = x.expires.isoformat() + (" EXPIRED" if e.expired else "")
+                rows.append(
+                    (e.guardrail, x.namespace, x.object or "*", x.owner, expires, str(e.matched))
+                )
+            out += _table(rows)
+        if self.drift:
+            states = Counter(str(d.state) for d in self.drift)
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+            out.append(f"\nBASELINE DRIFT ({len(self.drift)} checked: {summary})")
+            rows = [("NAMESPACE", "POLICY", "STATE")]
+            rows += [
+                (d.namespace or "(cluster)", d.policy, str(d.state))
+                for d in self.drift
+                if d.state is not DriftState.IN_SYNC
+            ]
+            if len(rows) > 1:
+                out += _table(rows)
+        if self.intended:
+            out.append(f"\nINTENDED EXPOSURES ({len(self.intended)})")
+            out += [
+                f"  {ns}/{name} {cat}: {reason}"
+                for (ns, name, cat), reason in sorted(self.intended.items())
+            ]
+        teams: dict[str, list[str]] = defaultdict(list)
+        for ns, team in self.teams.namespaces.items():
+            teams[team].append(ns)
+        out.append(f"\nTEAMS ({len(teams)})")
+        out += [f"  {t}: {', '.join(sorted(n))}" for t, n in sorted(teams.items())]
+        out += [f"  note: {n}" for n in self.notes]
+        return out
+
     def to_json(self) -> dict[str, object]:
         return {
+            "guardrails": list(self.guardrails),
             "teams": self.teams.to_json(),
             "namespace_labels": {ns: dict(v) for ns, v in self.namespace_labels.items()},
             "guardrail_violations": [v.to_json() for v in self.violations],
@@ -106,6 +165,7 @@ def evaluate_intent(
         teams=teams,
         namespace_labels=labels,
         label_allowlist=intent.namespace_labels,
+        guardrails=tuple(g.name for g in intent.guardrails),
         violations=result.violations,
         exceptions=result.exceptions,
         drift=drift,
@@ -113,3 +173,11 @@ def evaluate_intent(
         notes=result.notes,
         findings=findings,
     )
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
