@@ -68,7 +68,8 @@ def test_intent_scenario(case: Path) -> None:
 def test_a_broken_intent_file_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
     bad = tmp_path / "intent.yaml"
     bad.write_text(
-        "guardrails:\n  - name: x\n    namespace_selector: {}\n    require_default_deny: [up]\n  - colour: red\n"
+        "guardrails:\n  - name: x\n    namespace_selector: {}\n"
+        "    require_default_deny: [up]\n  - colour: red\n"
     )
     demo = Path(__file__).parents[1] / "examples" / "demo-cluster"
     code = main(["scan", "--manifests", str(demo), "--intent", str(bad)], out=io.StringIO())
