@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import Params, namespace_objects, plan
-from exporter import service
+from exporter import usecases
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.metrics import MetricsServer, exposition
 from exporter.serving import Cluster, Service, SourceRead
@@ -124,7 +124,7 @@ def bench_live(params: Params) -> dict[str, Any]:
         read = source.read()
         t1 = time.perf_counter()
         snapshot, errors = build_snapshot(read.objects)
-        report = service.analyse(LoadResult(snapshot, [*read.errors, *errors]))
+        report = usecases.analyse(LoadResult(snapshot, [*read.errors, *errors]))
         t2 = time.perf_counter()
     total = t2 - t0
     return {

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__, service
+from exporter import __version__, usecases
 from exporter.core.findings import InputError, Severity
 from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             if args.command == "flows":
                 return _flows(args, out)
             return _explain(args, out)
-    except service.UsageError as exc:
+    except usecases.UsageError as exc:
         print(f"netfence: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -180,7 +180,7 @@ def _report_errors(errors: list[InputError]) -> int:
     return EXIT_OK
 
 
-def _progress(args: argparse.Namespace) -> service.Progress | None:
+def _progress(args: argparse.Namespace) -> usecases.Progress | None:
     """A one-line file counter on an interactive stderr; never in JSON or piped output."""
     if args.output == "json" or not sys.stderr.isatty():
         return None
@@ -192,18 +192,18 @@ def _progress(args: argparse.Namespace) -> service.Progress | None:
     return show
 
 
-def _exposure_config(args: argparse.Namespace) -> service.ExposureConfig | None:
+def _exposure_config(args: argparse.Namespace) -> usecases.ExposureConfig | None:
     if not args.ingress_controller:
         return None
     try:
-        specs = tuple(service.parse_controller(t) for t in args.ingress_controller)
+        specs = tuple(usecases.parse_controller(t) for t in args.ingress_controller)
     except ValueError as exc:
-        raise service.UsageError(str(exc)) from None
-    return service.ExposureConfig(controllers=specs)
+        raise usecases.UsageError(str(exc)) from None
+    return usecases.ExposureConfig(controllers=specs)
 
 
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
-    report = service.scan(
+    report = usecases.scan(
         args.manifests,
         _progress(args),
         exposure_config=_exposure_config(args),
@@ -228,7 +228,7 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
-def _scan_table(report: service.ScanReport, out: TextIO) -> None:
+def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
     rows = [
         ("NAMESPACE", "PODS", "INGRESS DEFAULT-DENY", "ISOLATED", "EGRESS DEFAULT-DENY", "ISOLATED")
     ]
@@ -268,8 +268,8 @@ def _table(rows: list[tuple[str, ...]], out: TextIO, indent: str = "") -> None:
         out.write(indent + line + "\n")
 
 
-def _exposure_table(report: service.ScanReport, out: TextIO) -> None:
-    categories = [str(c) for c in service.Category]
+def _exposure_table(report: usecases.ScanReport, out: TextIO) -> None:
+    categories = [str(c) for c in usecases.Category]
     rows = [("NAMESPACE", *(c.upper() for c in categories), "INTERNET-EGRESS")]
     for ns in report.namespaces:
         counts = report.exposure.get(ns.name, {})
@@ -287,7 +287,7 @@ def _exposure_table(report: service.ScanReport, out: TextIO) -> None:
 
 
 def _connectivity(args: argparse.Namespace, out: TextIO) -> int:
-    conns, errors = service.connections(
+    conns, errors = usecases.connections(
         args.manifests,
         _progress(args),
         exposure_config=_exposure_config(args),
@@ -304,13 +304,13 @@ def _connectivity(args: argparse.Namespace, out: TextIO) -> int:
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     if args.service or args.exposure:
         if not (args.service and args.exposure) or args.src or args.dst:
-            raise service.UsageError("--service goes with --exposure (and not --from/--to)")
+            raise usecases.UsageError("--service goes with --exposure (and not --from/--to)")
         return _explain_exposure(args, out)
     if bool(args.src) != bool(args.dst):  # one side: what isolates it there
         if args.port:
-            raise service.UsageError("--port needs both --from and --to")
+            raise usecases.UsageError("--port needs both --from and --to")
         direction = Direction.INGRESS if args.dst else Direction.EGRESS
-        isolations, errors = service.explain_isolation(
+        isolations, errors = usecases.explain_isolation(
             args.manifests, args.dst or args.src, direction, network_plugin=args.network_plugin
         )
         if args.output == "json":
@@ -320,11 +320,11 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
                 out.write("\n".join(i.lines()) + "\n")
         return _report_errors(errors)
     if not (args.src and args.dst):
-        raise service.UsageError(
+        raise usecases.UsageError(
             "explain needs --from and/or --to (one alone: what isolates it), "
             "or --service and --exposure"
         )
-    results, errors = service.explain_connection(
+    results, errors = usecases.explain_connection(
         args.manifests, args.src, args.dst, args.port, network_plugin=args.network_plugin
     )
     if args.output == "json":
@@ -336,7 +336,7 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _explain_exposure(args: argparse.Namespace, out: TextIO) -> int:
-    found, errors = service.explain_exposure(
+    found, errors = usecases.explain_exposure(
         args.manifests, args.service, args.exposure, _exposure_config(args)
     )
     if args.output == "json":
@@ -590,7 +590,7 @@ def _hubble_target(args: argparse.Namespace) -> object:
     config = hubble_from_flags(vars(args))
     problems = hubble_problems(config) if config is not None else ["--hubble.address is required"]
     if config is None or problems:
-        raise service.UsageError("; ".join(problems))
+        raise usecases.UsageError("; ".join(problems))
     return hubble_target(config)
 
 
@@ -646,7 +646,7 @@ def _flows(args: argparse.Namespace, out: TextIO) -> int:
     if args.flows_command == "replay":
         missing = [str(f) for f in args.files if str(f) != "-" and not f.is_file()]
         if missing:
-            raise service.UsageError(f"no such file: {', '.join(missing)}")
+            raise usecases.UsageError(f"no such file: {', '.join(missing)}")
         result = hubble.replay(args.files, hubble.FlowHandler(agg))
         for err in result.errors:
             print(f"error: {err}", file=sys.stderr)

@@ -32,7 +32,7 @@ from exporter.core.flows import (
     unused_exposures,
 )
 from exporter.metrics.flows import FlowMetrics
-from exporter.service import ScanReport
+from exporter.usecases import ScanReport
 from exporter.sources import hubble
 from exporter.store.flows import FlowStore
 

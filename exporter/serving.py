@@ -4,7 +4,7 @@ Sources (live clusters, manifest directories), the history store, the metrics an
 scheduler never import each other; this module joins them:
 
     scheduler job per cluster -> Service.scan(cluster) -> source.read() -> build_snapshot
-        -> service.analyse -> immutable ClusterMetrics (read by the Collector at scrape
+        -> usecases.analyse -> immutable ClusterMetrics (read by the Collector at scrape
            time) + ScanRecord (written to the store)
 
 A failing cluster never stops the others: its scan raises inside its own job, the
@@ -40,7 +40,7 @@ from exporter.metrics import (
     exposition,
 )
 from exporter.scheduler import Job, Scheduler
-from exporter.service import ScanReport, analyse
+from exporter.usecases import ScanReport, analyse
 from exporter.sources import kubernetes as live
 from exporter.sources.manifests import LoadResult, read_objects
 from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError

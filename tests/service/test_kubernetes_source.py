@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from k8s_api_server import FakeApiServer, list_path
 
-from exporter import service
+from exporter import usecases
 from exporter.core.findings import Check
 from exporter.core.inventory import build_snapshot
 from exporter.serving import Cluster, Service, SourceRead
@@ -29,7 +29,7 @@ def _source(server: FakeApiServer, tmp_path: Path, **kw: object) -> KubernetesSo
     return KubernetesSource(kubeconfig_client(str(kubeconfig), "test"), **options)  # type: ignore[arg-type]
 
 
-def _summary(report: service.ScanReport) -> dict[str, object]:
+def _summary(report: usecases.ScanReport) -> dict[str, object]:
     data = report.to_json()
     data.pop("errors")
     text = json.dumps(data, sort_keys=True)
@@ -41,8 +41,8 @@ def test_a_live_scan_equals_the_manifest_scan(api_server: FakeApiServer, tmp_pat
     assert result.errors == [] and result.unreadable == []
     snapshot, errors = build_snapshot(result.objects)
     assert errors == []
-    live = service.analyse(LoadResult(snapshot, errors))
-    offline = service.analyse(load_manifests([DEMO]))
+    live = usecases.analyse(LoadResult(snapshot, errors))
+    offline = usecases.analyse(load_manifests([DEMO]))
     live_json, offline_json = _summary(live), _summary(offline)
     # Object sources differ (URL vs file): compare everything the analysis concluded.
     assert live_json["summary"] == offline_json["summary"]
