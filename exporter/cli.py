@@ -585,7 +585,7 @@ def _hubble_target(args: argparse.Namespace) -> object:
     """The Relay target of the --hubble.* flags, checked as `serve` checks them; raises
     UsageError listing every problem."""
     from exporter.config import hubble_from_flags, hubble_problems
-    from exporter.flow_service import hubble_target
+    from exporter.serve.flows import hubble_target
 
     config = hubble_from_flags(vars(args))
     problems = hubble_problems(config) if config is not None else ["--hubble.address is required"]

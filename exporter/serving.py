@@ -30,7 +30,6 @@ from exporter.config import ClusterConfig, Config
 from exporter.core.findings import Check, Finding, InputError, Severity
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.core.policies import network_plugin_from_api_groups
-from exporter.flow_service import FlowConsumer, FlowSettings
 from exporter.metrics import (
     ClusterMetrics,
     FlowCollector,
@@ -40,10 +39,11 @@ from exporter.metrics import (
     exposition,
 )
 from exporter.scheduler import Job, Scheduler
-from exporter.usecases import ScanReport, analyse
+from exporter.serve.flows import FlowConsumer, FlowSettings
 from exporter.sources import kubernetes as live
 from exporter.sources.manifests import LoadResult, read_objects
 from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+from exporter.usecases import ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
