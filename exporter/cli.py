@@ -516,7 +516,7 @@ def _serve(args: argparse.Namespace) -> int:
     import threading
 
     from exporter import config as cfg
-    from exporter import serving
+    from exporter.serve.server import Server
     from exporter.sources.kubernetes import in_cluster_available
     from exporter.store import StoreError
 
@@ -532,7 +532,7 @@ def _serve(args: argparse.Namespace) -> int:
     if conf.log_level != "debug":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        server = serving.Server(conf)
+        server = Server(conf)
     except (StoreError, OSError) as exc:
         print(f"netfence: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import HubbleConfig, load_config
 from exporter.core.inventory import build_snapshot
 from exporter.serve.flows import FlowConsumer, FlowSettings
-from exporter.serving import Server
+from exporter.serve.server import Server
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.manifests import LoadResult, read_objects
 from exporter.store import Store
