@@ -36,7 +36,7 @@ class Server:
             clock=clock,
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
-            scan_interval=config.scan_interval,
+            scan_interval=config.scan.interval,
         )
         self.flows = {
             c.name: FlowConsumer(
