@@ -52,17 +52,29 @@ def history(namespaces: int, days: int, seed: int = 14) -> tuple[StaticHistory, 
     names = [f"ns-{i:05d}" for i in range(namespaces)]
     cur = {
         n: NamespaceState(
-            n, rnd.random() < 0.8, rnd.random() < 0.5,
-            {"internet": int(rnd.random() < 0.05), "ingress": int(rnd.random() < 0.2),
-             "gateway": 0, "other_namespaces": rnd.randint(0, 3)},
-            rnd.randint(0, 2), pods=(p := rnd.randint(1, 40)), ingress_isolated_pods=p,
-            egress_isolated_pods=p // 2, labels={"team": f"t{rnd.randint(0, 50)}"},
+            n,
+            rnd.random() < 0.8,
+            rnd.random() < 0.5,
+            {
+                "internet": int(rnd.random() < 0.05),
+                "ingress": int(rnd.random() < 0.2),
+                "gateway": 0,
+                "other_namespaces": rnd.randint(0, 3),
+            },
+            rnd.randint(0, 2),
+            pods=(p := rnd.randint(1, 40)),
+            ingress_isolated_pods=p,
+            egress_isolated_pods=p // 2,
+            labels={"team": f"t{rnd.randint(0, 50)}"},
         )
         for n in names
     }
     states, changes, flows = [], [], []
-    exposures = [ExposureRecord(n, f"Service/{n}-web", "internet", since)
-                 for n, s in cur.items() if s.exposures["internet"]]
+    exposures = [
+        ExposureRecord(n, f"Service/{n}-web", "internet", since)
+        for n, s in cur.items()
+        if s.exposures["internet"]
+    ]
     for day in range(-1, days):
         at = since + day * DAY + 3600
         if day >= 0:
@@ -72,28 +84,56 @@ def history(namespaces: int, days: int, seed: int = 14) -> tuple[StaticHistory, 
                 old = s.ingress_default_deny if ingress else s.egress_default_deny
                 new = not old
                 cur[n] = NamespaceState(
-                    n, new if ingress else s.ingress_default_deny,
-                    s.egress_default_deny if ingress else new, s.exposures,
-                    s.internet_egress_workloads, s.pods, s.ingress_isolated_pods,
-                    s.egress_isolated_pods, s.labels,
+                    n,
+                    new if ingress else s.ingress_default_deny,
+                    s.egress_default_deny if ingress else new,
+                    s.exposures,
+                    s.internet_egress_workloads,
+                    s.pods,
+                    s.ingress_isolated_pods,
+                    s.egress_isolated_pods,
+                    s.labels,
                 )
                 d = "ingress" if ingress else "egress"
-                changes.append(Change(at, CLUSTER, ChangeKind.POLICY_MODIFIED, n,
-                                      f"NetworkPolicy/{n}/default-deny"))
-                changes.append(Change(
-                    at, CLUSTER,
-                    ChangeKind.DEFAULT_DENY_GAINED if new else ChangeKind.DEFAULT_DENY_LOST,
-                    n, d, d,
-                ))
+                changes.append(
+                    Change(
+                        at,
+                        CLUSTER,
+                        ChangeKind.POLICY_MODIFIED,
+                        n,
+                        f"NetworkPolicy/{n}/default-deny",
+                    )
+                )
+                changes.append(
+                    Change(
+                        at,
+                        CLUSTER,
+                        ChangeKind.DEFAULT_DENY_GAINED if new else ChangeKind.DEFAULT_DENY_LOST,
+                        n,
+                        d,
+                        d,
+                    )
+                )
             for n in rnd.sample(names, max(1, namespaces // 100)):
-                changes.append(Change(at, CLUSTER, ChangeKind.EXPOSURE_ADDED, n,
-                                      f"Service/{n}-api ingress"))
+                changes.append(
+                    Change(at, CLUSTER, ChangeKind.EXPOSURE_ADDED, n, f"Service/{n}-api ingress")
+                )
             for n in names:
-                flows.append(DeniedFlows(CLUSTER, at, n, "ingress", "POLICY_DENIED",
-                                         "default-deny", rnd.randint(0, 50)))
+                flows.append(
+                    DeniedFlows(
+                        CLUSTER,
+                        at,
+                        n,
+                        "ingress",
+                        "POLICY_DENIED",
+                        "default-deny",
+                        rnd.randint(0, 50),
+                    )
+                )
         scan = ScanInfo(CLUSTER, at, 5.0, True, namespaces=namespaces)
-        states.append(ClusterState(CLUSTER, at, scan, tuple(cur.values()), (), (),
-                                   tuple(exposures)))
+        states.append(
+            ClusterState(CLUSTER, at, scan, tuple(cur.values()), (), (), tuple(exposures))
+        )
     return StaticHistory(states=states, change_log=changes, flows=flows), period
 
 
@@ -105,17 +145,28 @@ def one(namespaces: int, days: int, out_dir: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     h, period = history(namespaces, days)
     t1 = time.perf_counter()
-    report = build(h, period, clusters=None, generated_at=period.until + DAY, version="bench",
-                   options=Options(controls=load_controls()))
+    report = build(
+        h,
+        period,
+        clusters=None,
+        generated_at=period.until + DAY,
+        version="bench",
+        options=Options(controls=load_controls()),
+    )
     t2 = time.perf_counter()
     done = render(report, out_dir / f"report-{namespaces}.pdf")
     t3 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "namespaces": namespaces, "days": days, "changes": len(h.change_log),
-        "generate_seconds": round(t1 - t0, 2), "model_seconds": round(t2 - t1, 2),
-        "render_seconds": round(t3 - t2, 2), "report_seconds": round(t3 - t1, 2),
-        "pages": done.pages, "peak_rss_mb": round(peak_mb, 1),
+        "namespaces": namespaces,
+        "days": days,
+        "changes": len(h.change_log),
+        "generate_seconds": round(t1 - t0, 2),
+        "model_seconds": round(t2 - t1, 2),
+        "render_seconds": round(t3 - t2, 2),
+        "report_seconds": round(t3 - t1, 2),
+        "pages": done.pages,
+        "peak_rss_mb": round(peak_mb, 1),
         "pdf_bytes": done.path.stat().st_size,
     }
 
@@ -134,19 +185,31 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for n in (int(x) for x in args.namespaces.split(",")):
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.report_bench", "--one", str(n), "--days",
-             str(args.days)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.report_bench",
+                "--one",
+                str(n),
+                "--days",
+                str(args.days),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         seconds, mb = TARGETS.get(n, (None, None))
         r["target_seconds"], r["target_peak_mb"] = seconds, mb
         r["ok"] = (seconds is None or r["report_seconds"] < seconds) and (
-            mb is None or r["peak_rss_mb"] < mb)
+            mb is None or r["peak_rss_mb"] < mb
+        )
         results.append(r)
-        print(f"report {n} namespaces x {args.days} days: model {r['model_seconds']} s, "
-              f"PDF {r['render_seconds']} s ({r['pages']} pages), total {r['report_seconds']} s"
-              f", peak {r['peak_rss_mb']} MB{'' if r['ok'] else '  OVER TARGET'}")
+        print(
+            f"report {n} namespaces x {args.days} days: model {r['model_seconds']} s, "
+            f"PDF {r['render_seconds']} s ({r['pages']} pages), total {r['report_seconds']} s"
+            f", peak {r['peak_rss_mb']} MB{'' if r['ok'] else '  OVER TARGET'}"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = args.out / f"report-{stamp}.json"

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from exporter.cli.commands import Command, Subparsers
+from exporter.cli.output import EXIT_OK, EXIT_USAGE
 from exporter.core.history import HistoryReader
 
-EXIT_OK, EXIT_USAGE = 0, 2
 
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "report",
         help="quarterly compliance report (PDF, HTML or JSON) with its evidence bundle",
@@ -135,3 +135,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return EXIT_OK
+
+
+COMMAND = Command("report", add_parser, run, exit_fast=True)
