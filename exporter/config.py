@@ -25,6 +25,7 @@ ready:
   grace: 15m                       # --ready.grace
 log:
   level: info                      # --log.level
+intent: intent.yaml                # --intent: teams, guardrails, baseline (docs/intent.md)
 network_plugin: auto               # --network-plugin: cilium | calico | generic | auto
                                    #   (auto: a live cluster's CRDs, else the policy kinds)
 flows:                             # Hubble verdict counts (docs/hubble.md)
@@ -64,6 +65,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml_rs
+
+from exporter.core.intent import IntentError
+from exporter.sources.intent import LoadedIntent, load_intent
 
 DEFAULT_LISTEN = ":9873"
 DEFAULT_STORE = "sqlite:///netfence.db"
@@ -172,6 +176,8 @@ class Config:
     flows_unused_window: float = DEFAULT_UNUSED_WINDOW
     flows_flush_interval: float = DEFAULT_FLUSH_INTERVAL
     flows_namespace_ttl: float = DEFAULT_NAMESPACE_TTL
+    intent: LoadedIntent | None = None
+    """The intent file (teams, guardrails, baseline), the same for every cluster."""
 
 
 # flag dest -> (file key path, parser)
@@ -231,7 +237,7 @@ def _read_yaml(path: Path, what: str, problems: list[str]) -> dict[str, Any]:
 
 
 _KNOWN_KEYS = {
-    "": {"web", "store", "scan", "ready", "log", "flows", "network_plugin", "clusters"},
+    "": {"web", "store", "scan", "ready", "log", "flows", "network_plugin", "clusters", "intent"},
     "web": {"listen_address", "config_file"},
     "store": {"url", "retention"},
     "scan": {"interval", "jitter", "timeout", "page_size", "retries"},
@@ -368,12 +374,36 @@ def load_config(
     except ValueError as exc:
         where = "--network-plugin" if plugin_given is not None else "network_plugin"
         problems.append(f"{where}: {exc}")
+    intent = _intent(flags, file, base, problems)
+    if intent is not None:
+        config = Config(**{**_fields(config), "intent": intent})
     if config.flows_flush_interval <= 0:
         problems.append("flows.flush_interval must be more than 0")
     clusters = _clusters(flags, file, base, problems, in_cluster_available)
     if problems:
         raise ConfigError(problems)
     return Config(**{**_fields(config), "clusters": tuple(clusters)})
+
+
+def _intent(
+    flags: Flags, file: Mapping[str, Any], base: Path, problems: list[str]
+) -> LoadedIntent | None:
+    """`--intent` / `intent:` (relative to the config file); its problems join the rest."""
+    given = flags.get("intent")
+    raw = given if given is not None else file.get("intent")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw:
+        problems.append("intent: want the path of an intent file")
+        return None
+    path = Path(raw)
+    if given is None and not path.is_absolute():
+        path = base / path
+    try:
+        return load_intent(path)
+    except IntentError as exc:
+        problems.extend(f"intent: {p}" for p in exc.problems)
+        return None
 
 
 def _fields(config: Config) -> dict[str, Any]:

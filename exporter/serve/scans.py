@@ -11,6 +11,7 @@ failure is counted, `netfence_scan_success` goes to 0 and the last good values s
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ from exporter.metrics import ClusterMetrics
 from exporter.serve.clusters import Cluster
 from exporter.sources.manifests import LoadResult
 from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
-from exporter.usecases import ScanReport, analyse
+from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,11 @@ class Scanner:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
+        intent: LoadedIntent | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._intent = intent
+        """The same intent (guardrails, baseline) for every cluster of the fleet."""
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
@@ -204,6 +208,8 @@ class Scanner:
                 LoadResult(snapshot, [*read.errors, *build_errors]),
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
+                intent=self._intent,
+                today=dt.datetime.fromtimestamp(started_at, dt.UTC).date(),
             )
             report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
@@ -340,6 +346,11 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        intent=report.intent,
+        intended_exposure=report.intent.intended_counts(report.exposures) if report.intent else {},
+        intended_egress=(
+            report.intent.intended_egress_counts(report.internet_egress) if report.intent else {}
+        ),
     )
 
 
