@@ -28,7 +28,15 @@ from exporter.core.inventory import RawObject, build_snapshot
 from exporter.metrics import ClusterMetrics
 from exporter.serve.clusters import Cluster
 from exporter.sources.manifests import LoadResult
-from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+from exporter.store import (
+    ExposureRow,
+    FindingRow,
+    NamespaceRow,
+    PolicyDigest,
+    ScanRecord,
+    Store,
+    StoreError,
+)
 from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
@@ -126,9 +134,11 @@ class Scanner:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
+        scan_interval: float = 0.0,
         intent: LoadedIntent | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._scan_interval = scan_interval
         self._intent = intent
         """The same intent (guardrails, baseline) for every cluster of the fleet."""
         self._store = store
@@ -239,6 +249,7 @@ class Scanner:
                     success=False,
                     error=message,
                     version=self._version,
+                    interval_seconds=self._scan_interval,
                 )
             )
             self._changed()
@@ -281,7 +292,7 @@ class Scanner:
             result.list_seconds,
             result.analysis_seconds,
         )
-        self._persist(_record(result, self._version))
+        self._persist(_record(result, self._version, self._scan_interval))
         if self.on_scan is not None:
             try:
                 self.on_scan(result)
@@ -354,7 +365,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
     )
 
 
-def _record(result: ScanResult, version: str) -> ScanRecord:
+def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanRecord:
     report = result.report
     return ScanRecord(
         cluster=result.cluster,
@@ -381,4 +392,16 @@ def _record(result: ScanResult, version: str) -> ScanRecord:
         policies=result.policies,
         input_errors=len(report.errors),
         version=version,
+        exposures=tuple(
+            sorted(
+                {
+                    ExposureRow(e.namespace, f"{e.kind}/{e.name}", str(e.category))
+                    for e in report.exposures
+                    if e.permitted
+                },
+                key=lambda e: (e.namespace, e.object, e.category),
+            )
+        ),
+        unreadable_kinds=tuple(result.unreadable),
+        interval_seconds=interval,
     )

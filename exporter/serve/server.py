@@ -37,6 +37,7 @@ class Server:
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
             intent=config.intent,
+            scan_interval=config.scan.interval,
         )
         self.flows = {
             c.name: FlowConsumer(
