@@ -184,7 +184,7 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
     if e in (Evidence.EXPOSURES, Evidence.INTERNET_EXPOSURE, Evidence.CROSS_NAMESPACE_EXPOSURE):
         cats = {
             Evidence.INTERNET_EXPOSURE: ("internet",),
-            Evidence.CROSS_NAMESPACE_EXPOSURE: ("other_namespaces",),
+            Evidence.CROSS_NAMESPACE_EXPOSURE: ("other_namespaces", "all_namespaces"),
         }.get(e)
         known_exp = [f.exposures_end for f in present if f.exposures_end is not None]
         checked = "permitted exposures at period end: " + (
@@ -224,7 +224,7 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
                 False,
             )
         return EvidenceLine(
-            e, checked, f"{sum(vals)} denied connections", "tables/denied_by_policy.csv"
+            e, checked, f"{sum(vals):,} denied connections", "tables/denied_by_policy.csv"
         )
     if e is Evidence.POLICY_CHANGES:
         n = sum(f.policy_changes for f in ns)

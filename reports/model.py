@@ -17,6 +17,7 @@ from exporter.core.history import (
     Change,
     ChangeKind,
     ClusterState,
+    DefaultDenyFraction,
     HistoryReader,
     ScanInfo,
 )
@@ -31,7 +32,7 @@ EPSILON = 0.001
 """Seconds before a period boundary at which "the state at the end" is read: periods
 are half-open, so a scan at exactly `until` belongs to the next period."""
 DIRECTIONS = ("ingress", "egress")
-CATEGORIES = ("internet", "ingress", "gateway", "other_namespaces")
+CATEGORIES = ("internet", "ingress", "gateway", "other_namespaces", "all_namespaces")
 SEVERITY_WEIGHT = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 
 
@@ -520,16 +521,24 @@ def _coverage_table(end: Sequence[Coverage], prev: Sequence[Coverage]) -> list[T
     ]
 
 
-def _whole_period_table(h: Headline, fractions: Sequence[object]) -> Table:
+def _whole_period_table(h: Headline, fractions: Sequence[DefaultDenyFraction]) -> Table:
+    def always(d: str) -> int:
+        return sum(1 for f in fractions if f.direction == d and f.fraction == 1.0)
+
     return Table(
         "protected_whole_period",
-        "Namespaces default-deny for the whole period (no gap in evidence)",
+        "Namespaces default-deny for the whole period",
         (
             Column("direction", "Direction"),
-            Column("namespaces", "Namespaces", Kind.COUNT),
+            Column("whole_period", "Whole period, no gap in evidence", Kind.COUNT),
+            Column("whenever_observed", "Whenever observed", Kind.COUNT),
             Column("observed", "of observed", Kind.COUNT),
         ),
-        tuple((d, h.protected_whole_period[d], h.observed_namespaces) for d in DIRECTIONS),
+        tuple(
+            (d, h.protected_whole_period[d], always(d), h.observed_namespaces) for d in DIRECTIONS
+        ),
+        note="A gap in evidence anywhere in the period rules out 'whole period'; "
+        "'whenever observed' counts namespaces default-deny in every successful scan.",
     )
 
 
@@ -581,17 +590,14 @@ def _category_order(cat: str) -> tuple[int, str]:
 def _namespaces(
     names: Sequence[str],
     at_end: dict[str, ClusterState],
-    fractions: Sequence[object],
+    fractions: Sequence[DefaultDenyFraction],
     changes: Sequence[Change],
     losses: Sequence[Loss],
     runtime: RuntimeFacts,
     options: Options,
 ) -> tuple[list[NamespaceFacts], Table]:
-    from exporter.core.history import DefaultDenyFraction
-
     frac: dict[tuple[str, str], dict[str, DefaultDenyFraction]] = defaultdict(dict)
     for f in fractions:
-        assert isinstance(f, DefaultDenyFraction)
         frac[(f.cluster, f.namespace)][f.direction] = f
     end_ns = {(c, n.namespace): n for c, st in at_end.items() for n in st.namespaces}
     findings: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -672,18 +678,18 @@ def _namespaces(
             Column("cluster", "Cluster"),
             Column("namespace", "Namespace"),
             Column("present", "At end"),
-            Column("ingress_fraction", "Ingress default-deny", Kind.FRACTION),
-            Column("egress_fraction", "Egress default-deny", Kind.FRACTION),
+            Column("ingress_fraction", "Ingress default-deny share", Kind.FRACTION),
+            Column("egress_fraction", "Egress default-deny share", Kind.FRACTION),
             Column("ingress_whole", "Ingress whole period", Kind.FLAG),
             Column("egress_whole", "Egress whole period", Kind.FLAG),
             Column("changes", "Changes", Kind.COUNT),
             Column("losses", "Losses", Kind.COUNT),
-            Column("exposures", "Exposures at end", Kind.COUNT),
+            Column("exposures", "Exposures", Kind.COUNT),
             Column("internet", "Internet", Kind.COUNT),
-            Column("internet_egress", "Internet egress workloads", Kind.COUNT),
-            Column("findings", "Open findings", Kind.COUNT),
-            Column("worst", "Worst severity"),
-            Column("denied", "Denied conns", Kind.COUNT),
+            Column("internet_egress", "Internet egress", Kind.COUNT),
+            Column("findings", "Findings", Kind.COUNT),
+            Column("worst", "Worst"),
+            Column("denied", "Denied", Kind.COUNT),
         ),
         tuple(r for _, r in rows),
         shown=options.top_n,
