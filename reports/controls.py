@@ -176,7 +176,7 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
         observed = (
             f"{_pct(sum(known), len(known))} namespaces default-deny for {d} at period end; "
             f"{whole} default-deny for the whole period with no gap in evidence; "
-            f"{losses} losses of default-deny during the period"
+            f"{losses} loss(es) of default-deny during the period"
         )
         if len(known) < len(ends):
             observed += f"; {len(ends) - len(known)} namespaces unknown (not verifiable)"
@@ -242,7 +242,7 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
             e,
             checked,
             f"{100.0 * cluster.completeness:.1f}% of the period covered by {cluster.scans} "
-            f"scans; {cluster.gaps} gaps",
+            f"scans; {cluster.gaps} gap(s)",
             "tables/evidence_gaps.csv, tables/scans.csv",
         )
     if e is Evidence.UNREADABLE_KINDS:

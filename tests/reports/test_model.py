@@ -135,7 +135,7 @@ def test_controls_scoped_to_namespace_selector() -> None:
     assert "(1 namespaces)" in scoped.scope  # only payments carries pci-dss/scope=cde
     ingress = scoped.lines[0]
     assert ingress.observed.startswith("1 of 1 (100.0%)")
-    assert "1 losses" in ingress.observed
+    assert "1 loss(es)" in ingress.observed
     cis = next(c for c in r.controls if c.control.id == "5.3.2")
     assert cis.lines[0].observed.startswith("2 of 3")
 
