@@ -11,7 +11,12 @@ from exporter.core.engine.build import Engine
 from exporter.core.engine.classes import Endpoint, PodClass
 from exporter.core.engine.decision import RuleMatch, SideDecision
 from exporter.core.engine.lookups import find_workloads, workload_classes
-from exporter.core.engine.peers import covers_every_address, covers_every_pod, selector_keys
+from exporter.core.engine.peers import (
+    covers_every_address,
+    covers_every_pod,
+    covers_everything,
+    selector_keys,
+)
 from exporter.core.engine.selection import denies_everything
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "SideDecision",
     "covers_every_address",
     "covers_every_pod",
+    "covers_everything",
     "denies_everything",
     "find_workloads",
     "selector_keys",

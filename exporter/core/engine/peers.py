@@ -1,7 +1,14 @@
-"""What a peer covers on its own, with no cluster at hand: every pod, every address,
-an address range."""
+"""What a peer or a rule covers on its own, with no cluster at hand.
+
+The one place that answers "does this cover everything": every pod of every namespace
+(present and future), every outside address of some address families, or both. The
+engine's isolation (a deny-everything rule), coverage (a rule admitting everything) and
+exposure (peers reaching every namespace) all ask here, so they cannot disagree.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from exporter.core.addresses import AddressRange
 from exporter.core.engine.classes import CILIUM_NAMESPACE
@@ -14,6 +21,7 @@ from exporter.core.policies import (
     NetworkPeer,
     Peer,
     PodPeer,
+    Rule,
     Selector,
 )
 from exporter.core.selectors import LabelSelector
@@ -53,15 +61,35 @@ def covers_every_pod(peer: Peer) -> bool:
     return False
 
 
-def covers_every_address(peer: Peer) -> bool:
-    """Whether a peer covers every IPv4 address outside the cluster."""
+def covered_families(peer: Peer) -> frozenset[int]:
+    """The address families (4, 6) of which a peer covers every outside address."""
     if isinstance(peer, IPBlockPeer):
-        return peer.block.cidr.prefixlen == 0 and not peer.block.excepts
+        block = peer.block
+        whole = block.cidr.prefixlen == 0 and not block.excepts
+        return frozenset({block.cidr.version}) if whole else frozenset()
     if isinstance(peer, NetworkPeer):
-        return not peer.excluded and any(b.cidr.prefixlen == 0 for b in peer.blocks)
+        if peer.excluded:
+            return frozenset()
+        return frozenset(b.cidr.version for b in peer.blocks if b.cidr.prefixlen == 0)
     if isinstance(peer, EntityPeer):
-        return peer.entity in (Entity.WORLD, Entity.ALL, Entity.WORLD_IPV4)
-    return False
+        return frozenset(ENTITY_FAMILIES.get(peer.entity, ()))
+    return frozenset()
+
+
+def covers_every_address(peer: Peer, families: Iterable[int] = (4,)) -> bool:
+    """Whether a peer covers every outside address of `families` (by default IPv4)."""
+    return set(families) <= covered_families(peer)
+
+
+def covers_everything(rule: Rule, families: Iterable[int]) -> bool:
+    """Whether a rule's peers cover every pod and every outside address of `families`,
+    on whatever ports the rule names; a rule without peers covers everything."""
+    if rule.peers is None:
+        return True
+    covered: set[int] = set()
+    for peer in rule.peers:
+        covered |= covered_families(peer)
+    return set(families) <= covered and any(covers_every_pod(p) for p in rule.peers)
 
 
 def selector_keys(selector: Selector) -> frozenset[str]:

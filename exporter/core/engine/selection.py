@@ -16,7 +16,7 @@ from exporter.core.engine.classes import (
     PodClass,
 )
 from exporter.core.engine.matching import Matching
-from exporter.core.engine.peers import covers_every_address, covers_every_pod, selector_keys
+from exporter.core.engine.peers import covers_everything, selector_keys
 from exporter.core.model import (
     Direction,
     Protocol,
@@ -255,12 +255,6 @@ def denies_everything(policy: Policy, direction: Direction) -> bool:
             if policy.ordered:
                 return False
             continue
-        if rule.all_ports and (
-            rule.peers is None
-            or (
-                any(covers_every_pod(p) for p in rule.peers)
-                and any(covers_every_address(p) for p in rule.peers)
-            )
-        ):
+        if rule.all_ports and covers_everything(rule, (4,)):
             return True
     return False

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from exporter.core.addresses import AddressRange, is_public
-from exporter.core.engine import Engine, PodClass
+from exporter.core.engine import Engine, PodClass, covers_every_pod
 from exporter.core.exposure.controllers import ExposureConfig
 from exporter.core.model import Direction, Protocol
 from exporter.core.policies import (
@@ -186,7 +186,7 @@ class Admissions:
                 if any(n != own for n in self.engine.namespaces_matching(peer.namespace_selector)):
                     reach = "other"
                 continue
-            if _reaches_every_namespace(peer):
+            if covers_every_pod(peer):
                 return "every"
             # Endpoint selectors of other APIs: a named or selected other namespace
             # counts even before pods exist there, as for NetworkPolicy peers.
@@ -214,17 +214,7 @@ class Admissions:
         found.rules = [
             (p, r)
             for p, r in every.rules
-            if r.peers is None
-            or any(
-                _reaches_every_namespace(x)
-                or (
-                    isinstance(x, PodPeer)
-                    and x.pod_selector.is_empty
-                    and x.namespace_selector is not None
-                    and x.namespace_selector.is_empty
-                )
-                for x in r.peers
-            )
+            if r.peers is None or any(covers_every_pod(x) for x in r.peers)
         ]
         found.unisolated = every.unisolated
         if not every.unisolated:
@@ -349,26 +339,6 @@ def workload_ids(classes: Iterable[PodClass]) -> tuple[str, ...]:
 
 def workload_names(cls: PodClass) -> str:
     return ", ".join(w.id for w in cls.workloads)
-
-
-def _reaches_every_namespace(peer: object) -> bool:
-    """Peers of other policy APIs that admit pods of every namespace, future ones too."""
-    if type(peer).__name__ == "EntityPeer":
-        return str(getattr(peer, "entity", "")) in ("cluster", "all")
-    if type(peer).__name__ == "EndpointPeer":
-        selector = getattr(peer, "selector", None)
-        return (
-            getattr(peer, "namespace", None) is None
-            and getattr(peer, "namespaces_hint", None) is None
-            and getattr(peer, "not_selector", None) is None
-            and getattr(peer, "service_accounts", None) is None
-            and (
-                getattr(peer, "namespace_selector", None) is None
-                or getattr(getattr(peer, "namespace_selector", None), "is_empty", False)
-            )
-            and getattr(selector, "is_empty", False)
-        )
-    return False
 
 
 def _minus(ports: PortSet, removed: PortSet) -> PortSet:
