@@ -95,11 +95,11 @@ class Matching:
         found = self._ns_selector_cache.get(selector)
         if found is None:
             candidates: Iterable[str] = self.namespaces
-            narrowing = [
-                r
-                for r in getattr(selector, "requirements", ())
-                if isinstance(selector, LabelSelector) and r.operator is Operator.IN
-            ]
+            narrowing = (
+                [r for r in selector.requirements if r.operator is Operator.IN]
+                if isinstance(selector, LabelSelector)
+                else []
+            )
             if narrowing:
                 index = self._namespace_label_index()
                 best = min(

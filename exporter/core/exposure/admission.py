@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 
 from exporter.core.addresses import AddressRange, is_public
 from exporter.core.engine import Engine, PodClass, covers_every_pod
+from exporter.core.engine.selection import Plan
 from exporter.core.exposure.controllers import ExposureConfig
-from exporter.core.model import Direction, Protocol
+from exporter.core.model import Direction
 from exporter.core.policies import (
+    Action,
     EndpointPeer,
+    Peer,
     PodPeer,
     Policy,
     Rule,
@@ -106,10 +109,10 @@ class Admissions:
         are shared objects, so one evaluation serves them all."""
         return tuple(
             (
-                getattr(p, "api", None),
-                getattr(p, "tier_order", None),
-                getattr(p, "priority", None),
-                getattr(p, "tier_passes", None),
+                p.api,
+                p.tier_order,
+                p.priority,
+                p.tier_passes,
                 self.engine.is_isolated(cls, direction),
                 direction in p.isolates,
                 tuple(id(r) for r in p.rules(direction)),
@@ -141,23 +144,22 @@ class Admissions:
         else:
             denied_all = NONE
             for policy, rule in _plan_rules(plan):
-                action = getattr(rule, "action", "Allow")
                 reach = self._peer_reach(rule, cls.namespace)
                 if reach is None:
                     continue
                 ports = self.engine.rule_ports(rule.ports, cls)
-                if action == "Deny":
+                if rule.action is Action.DENY:
                     if reach == "every":
                         denied_all = denied_all | ports
                     continue
-                if action != "Allow":
+                if rule.action is not Action.ALLOW:
                     continue
                 other.add(ports, policy, rule)
                 if reach == "every":
                     every.add(ports, policy, rule)
             if not plan.simple:
                 for adm in (other, every):
-                    adm.ports = _minus(adm.ports, denied_all)
+                    adm.ports = adm.ports - denied_all
                     adm.notes.append(
                         "tiers or deny rules apply: the union of allow rules is an upper bound"
                     )
@@ -269,7 +271,7 @@ class Admissions:
                 if not decision.isolated:
                     isolated = False
                 for m in decision.matches:
-                    if getattr(m.rule, "action", "Allow") in ("Allow", "Accept") and m.ports:
+                    if m.rule.action is Action.ALLOW and m.ports:
                         pi = next(i for i, p in enumerate(policies) if p is m.policy)
                         matched.add((pi, m.rule.index, m.rule.direction))
             hit = (ports, isolated, tuple(sorted(matched)))
@@ -298,14 +300,14 @@ class Admissions:
             cls.ports if direction is Direction.INGRESS else (),
             tuple(
                 (
-                    getattr(p, "api", None),
-                    getattr(p, "tier_order", None),
-                    getattr(p, "priority", None),
-                    getattr(p, "tier_passes", None),
+                    p.api,
+                    p.tier_order,
+                    p.priority,
+                    p.tier_passes,
                     direction in p.isolates,
                     tuple(
                         (
-                            getattr(r, "action", None),
+                            r.action,
                             r.index,
                             None
                             if r.peers is None
@@ -323,14 +325,14 @@ class Admissions:
         return self.from_pods(cls, sources) if sources else self.from_any_pod(cls)
 
 
-def _plan_rules(plan: object) -> Iterable[tuple[Policy, Rule]]:
-    for tier in getattr(plan, "tiers", ()):
+def _plan_rules(plan: Plan) -> Iterable[tuple[Policy, Rule]]:
+    for tier in plan.tiers:
         yield from tier.rules
 
 
-def _selects_pods_only(peer: object) -> bool:
+def _selects_pods_only(peer: Peer) -> bool:
     """Peers that can never match an address (pod and endpoint selectors)."""
-    return type(peer).__name__ in ("PodPeer", "EndpointPeer")
+    return isinstance(peer, PodPeer | EndpointPeer)
 
 
 def workload_ids(classes: Iterable[PodClass]) -> tuple[str, ...]:
@@ -339,22 +341,3 @@ def workload_ids(classes: Iterable[PodClass]) -> tuple[str, ...]:
 
 def workload_names(cls: PodClass) -> str:
     return ", ".join(w.id for w in cls.workloads)
-
-
-def _minus(ports: PortSet, removed: PortSet) -> PortSet:
-    """Ports in `ports` not in `removed` (per protocol range subtraction)."""
-    if not removed:
-        return ports
-    out = NONE
-    for proto in Protocol:
-        for lo, hi in ports.ranges(proto):
-            start = lo
-            for rlo, rhi in removed.ranges(proto):
-                if rhi < start or rlo > hi:
-                    continue
-                if rlo > start:
-                    out = out | PortSet.of(proto, start, rlo - 1)
-                start = max(start, rhi + 1)
-            if start <= hi:
-                out = out | PortSet.of(proto, start, hi)
-    return out
