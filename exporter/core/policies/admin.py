@@ -20,7 +20,8 @@ from typing import Any
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
+from exporter.core.policies.normal_form import (
     ADMIN_TIER,
     BASELINE_TIER,
     Action,
@@ -35,7 +36,6 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.selectors import EVERYTHING, LabelSelector, SelectorError, parse_label_selector
 
 ANP = "AdminNetworkPolicy"

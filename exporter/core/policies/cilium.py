@@ -27,7 +27,14 @@ from typing import Any
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.kubernetes import (
+    _IANA_SVC_NAME,
+    PolicyError,
+    _covers_every_port,
+    _list,
+    _network,
+)
+from exporter.core.policies.normal_form import (
     Action,
     EndpointPeer,
     Entity,
@@ -42,13 +49,6 @@ from exporter.core.policies import (
     PortMatch,
     PortRange,
     Rule,
-)
-from exporter.core.policies.kubernetes import (
-    _IANA_SVC_NAME,
-    PolicyError,
-    _covers_every_port,
-    _list,
-    _network,
 )
 from exporter.core.selectors import (
     EVERYTHING,
