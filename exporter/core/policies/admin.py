@@ -20,6 +20,7 @@ from typing import Any
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
+from exporter.core.policies.kinds import kinds_of
 from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.policies.normal_form import (
     ADMIN_TIER,
@@ -41,7 +42,7 @@ from exporter.core.selectors import EVERYTHING, LabelSelector, SelectorError, pa
 ANP = "AdminNetworkPolicy"
 BANP = "BaselineAdminNetworkPolicy"
 CNP = "ClusterNetworkPolicy"
-KINDS = frozenset({ANP, BANP, CNP})
+KINDS = kinds_of(PolicyAPI.ADMIN)
 _PROTOCOLS = {p.value: p for p in Protocol}
 _ACTIONS = {
     ANP: {"Allow": Action.ALLOW, "Deny": Action.DENY, "Pass": Action.PASS},
