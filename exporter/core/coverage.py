@@ -130,7 +130,9 @@ def coverage(engine: Engine) -> list[NamespaceCoverage]:
     return out
 
 
-def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Finding]:
+def coverage_findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Finding]:
+    """The findings of the coverage analysis: namespaces without default deny, policies
+    that select nothing, and rules of each API that do not do what they seem to."""
     found: list[Finding] = []
     for ns in namespaces:
         for direction in Direction:
