@@ -10,7 +10,7 @@ from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
 from exporter.core.connectivity import Connection, connectivity
-from exporter.core.coverage import NamespaceCoverage, coverage, findings
+from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
 from exporter.core.exposure import (
@@ -210,7 +210,7 @@ def _analyse(
     engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
-    found = findings(engine, namespaces) + exposed.findings
+    found = coverage_findings(engine, namespaces) + exposed.findings
     intent_report = None
     if intent is not None:
         today = today or dt.datetime.now(dt.UTC).date()
