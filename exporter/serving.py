@@ -27,9 +27,10 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import ClusterConfig, Config
-from exporter.core.findings import Check, Finding, InputError, Severity
+from exporter.core.findings import InputError
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.core.policies import network_plugin_from_api_groups
+from exporter.core.verification import ScanState
 from exporter.flow_service import FlowConsumer, FlowSettings
 from exporter.metrics import (
     ClusterMetrics,
@@ -259,8 +260,17 @@ class Service:
             return self._states[cluster].last_good
 
     def ready(self) -> tuple[bool, str]:
+        """Ready (docs/metrics.md, "Readiness"): some cluster's answers are published
+        (its last good scan succeeded or was degraded) and every cluster has been tried,
+        or the grace period for slow first scans is over. Never ready while no scan has
+        produced an answer: /metrics would hold nothing but failures."""
         with self._lock:
             waiting = sorted(n for n, s in self._states.items() if not s.attempted)
+            scanned = sorted(n for n, s in self._states.items() if s.last_good is not None)
+        if not scanned:
+            if waiting:
+                return False, f"waiting for the first scan of: {', '.join(waiting)}"
+            return False, "no scan has succeeded yet (see netfence_scan_state and the log)"
         if not waiting:
             return True, "ready: every cluster has been scanned"
         if self._monotonic() - self._started >= self._ready_grace:
@@ -302,8 +312,8 @@ class Service:
                 LoadResult(snapshot, [*read.errors, *build_errors]),
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
+                unreadable=read.unreadable,
             )
-            report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()
         except Exception as exc:
@@ -407,23 +417,6 @@ class Service:
             self.count(record.cluster, "store")
 
 
-def _with_unreadable(report: ScanReport, kinds: Sequence[str]) -> ScanReport:
-    if not kinds:
-        return report
-    extra = [
-        Finding(
-            check=Check.UNREADABLE_KIND,
-            severity=Severity.HIGH,
-            namespace="",
-            object=kind,
-            message=f"the API server refused to list {kind} (403): policies or objects of "
-            "this kind are not analysed, so results may be wrong; grant get/list/watch on it",
-        )
-        for kind in kinds
-    ]
-    return dataclasses.replace(report, findings=[*report.findings, *extra])
-
-
 def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMetrics:
     report = result.report
     return ClusterMetrics(
@@ -438,6 +431,15 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        degraded=report.state is ScanState.DEGRADED,
+        unknown_coverage={
+            ns: [(g.kind, str(g.reason)) for g in gaps]
+            for ns, gaps in report.verification.coverage.items()
+        },
+        unknown_exposure={
+            ns: [(g.kind, str(g.reason)) for g in gaps]
+            for ns, gaps in report.verification.exposure.items()
+        },
     )
 
 
