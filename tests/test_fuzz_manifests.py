@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one sample object of each kind per line reads best as a table
 """Property-based fuzzing of every kind the loader reads (issue 11).
 
 One valid object of each kind lives in namespace `fuzz`; hypothesis replaces one field

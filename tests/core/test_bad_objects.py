@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from exporter import service
+from exporter import usecases as service
 from exporter.core.findings import Check
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.sources.manifests import LoadResult

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import ClusterConfig, load_config
 from exporter.core.findings import Check
 from exporter.metrics import NetfenceCollector, new_registry
-from exporter.serving import ScanResult, Service, cluster_from_config
+from exporter.serve.clusters import cluster_from_config
+from exporter.serve.scans import Scanner, ScanResult
 
 
 def _ns(name: str) -> dict[str, Any]:
@@ -57,9 +58,9 @@ CLUSTER = [_ns("shop"), _pod("shop", "web"), _deny_all("shop"), _ns("pay"), _pod
 
 def _scan(tmp_path: Path, api: FakeApiServer) -> tuple[ScanResult, dict[str, dict[str, float]]]:
     kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", context="live")
-    settings = load_config({"kubeconfig": str(kubeconfig), "context": "live", "retries": 0})
+    settings = load_config({"kubeconfig": str(kubeconfig), "context": "live"})
     cluster = cluster_from_config(ClusterConfig("live", str(kubeconfig), "live"), settings)
-    service = Service([cluster])
+    service = Scanner([cluster])
     result = service.scan("live")
     assert result is not None
     text = generate_latest(new_registry(NetfenceCollector(service.metrics, "t"))).decode()
