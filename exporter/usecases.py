@@ -10,7 +10,7 @@ from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
 from exporter.core.connectivity import Connection, connectivity
-from exporter.core.coverage import NamespaceCoverage, coverage, findings
+from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
 from exporter.core.exposure import (
@@ -285,7 +285,9 @@ def _analyse(
     gaps = [Unverified(kind, Reason.UNREADABLE) for kind in unreadable]
     gaps += [Unverified(k, Reason.UNPARSABLE, ns) for k, ns in result.snapshot.unparsed]
     verification = verify(engine.namespaces, gaps, engine.network_plugin)
-    found = verified_findings(findings(engine, namespaces) + exposed.findings, verification)
+    found = verified_findings(
+        coverage_findings(engine, namespaces) + exposed.findings, verification
+    )
     found += gap_findings(unreadable, verification)
     intent_report = None
     if intent is not None:

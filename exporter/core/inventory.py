@@ -38,6 +38,7 @@ from exporter.core.policies.calico import (
     parse_tier,
 )
 from exporter.core.policies.cilium import is_cilium_policy, parse_cilium_policy
+from exporter.core.policies.kinds import CLUSTER_SCOPED_POLICY_KINDS
 from exporter.core.policies.kubernetes import PolicyError, parse_network_policy
 from exporter.core.routes import (
     ROUTE_KINDS,
@@ -91,11 +92,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "Node",
         "IngressClass",
         "GatewayClass",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
+        *CLUSTER_SCOPED_POLICY_KINDS,
         "Tier",
         "ClusterRole",
         "ClusterRoleBinding",

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from exporter.core.policies import Policy
+    from exporter.core.policies.normal_form import Policy
     from exporter.core.routes import Gateway, GatewayRoute, Ingress, ReferenceGrant
     from exporter.core.services import EndpointSlice, Service
 

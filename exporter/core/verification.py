@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.policies import ENFORCED_APIS, NetworkPlugin, PolicyAPI
+from exporter.core.policies.kinds import POLICY_KINDS as REGISTERED_POLICY_KINDS
 
 
 class ScanState(StrEnum):
@@ -66,27 +67,11 @@ class Unverified:
         return {"kind": self.kind, "reason": str(self.reason), "namespace": self.namespace}
 
 
+# Which policy API a `group/Kind` belongs to, from the one registry of policy kinds.
 _POLICY_GROUPS: dict[str, PolicyAPI] = {
-    "networking.k8s.io": PolicyAPI.KUBERNETES,
-    "extensions": PolicyAPI.KUBERNETES,
-    "cilium.io": PolicyAPI.CILIUM,
-    "policy.networking.k8s.io": PolicyAPI.ADMIN,
-    "projectcalico.org": PolicyAPI.CALICO,
-    "crd.projectcalico.org": PolicyAPI.CALICO,
-}
-POLICY_KINDS = frozenset(
-    {
-        "NetworkPolicy",
-        "CiliumNetworkPolicy",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
-        "StagedNetworkPolicy",
-        "Tier",
-    }
-)
+    group: k.api for k in REGISTERED_POLICY_KINDS for group in k.groups
+} | {"extensions": PolicyAPI.KUBERNETES}
+POLICY_KINDS = frozenset({k.kind for k in REGISTERED_POLICY_KINDS} | {"Tier"})
 COVERAGE_KINDS = frozenset({"Pod", "Namespace"})
 EXPOSURE_KINDS = frozenset(
     {

@@ -24,6 +24,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.core.inventory import RawObject, build_snapshot
+from exporter.core.policies.kinds import ENFORCED_POLICY_KINDS
 from exporter.core.verification import ScanState
 from exporter.metrics import ClusterMetrics
 from exporter.serve.clusters import Cluster
@@ -41,17 +42,6 @@ from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
-POLICY_KINDS = frozenset(
-    {
-        "NetworkPolicy",
-        "CiliumNetworkPolicy",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
-    }
-)
 PRUNE_EVERY_SECONDS = 3600.0
 STAGES = ("list", "load", "scan", "store", "scheduler")
 """Values of the `stage` label of netfence_scan_errors_total, all exported from the start."""
@@ -113,7 +103,7 @@ def policy_digests(objects: Sequence[RawObject]) -> tuple[PolicyDigest, ...]:
     found = [
         policy_digest(r.obj)
         for r in objects
-        if isinstance(r.obj, dict) and r.obj.get("kind") in POLICY_KINDS
+        if isinstance(r.obj, dict) and r.obj.get("kind") in ENFORCED_POLICY_KINDS
     ]
     return tuple(sorted(found, key=lambda p: (p.kind, p.namespace, p.name, p.api_version)))
 
