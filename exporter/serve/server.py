@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from exporter import __version__
 from exporter.config import Config
+from exporter.core.findings import Finding
 from exporter.metrics import FlowCollector, FlowMetrics, MetricsServer, WebSettings, exposition
 from exporter.metrics.reports import ReportCollector
 from exporter.scheduler import Job, Scheduler
@@ -18,6 +19,7 @@ from exporter.serve.flows import FlowConsumer
 from exporter.serve.reports import REPORT_JOB, ReportWriter
 from exporter.serve.scans import Clock, Scanner, ScanResult
 from exporter.store import Store
+from exporter.usecases import ScanReport
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Server:
         self.exposition = exposition(self.scanner.metrics, __version__, fresh)
         self.scanner.on_change = self.exposition.warm
         self.scanner.on_scan = self._after_scan
+        self.scanner.findings_hook = self._flow_findings
         jobs = [
             Job(
                 id=c.name,
@@ -127,6 +130,10 @@ class Server:
 
     def _flow_metrics(self) -> list[FlowMetrics]:
         return [consumer.metrics() for consumer in self.flows.values()]
+
+    def _flow_findings(self, cluster: str, report: ScanReport) -> list[Finding]:
+        consumer = self.flows.get(cluster)
+        return consumer.unused_policy_findings(report) if consumer is not None else []
 
     def _after_scan(self, result: ScanResult) -> None:
         consumer = self.flows.get(result.cluster)
