@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from exporter.store import samples
 from exporter.store.records import ScanRecord
@@ -147,19 +147,29 @@ def _state(kind: _Kind, values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def load_frame(conn: Connection, cluster: str, at: float | None) -> samples.Frame | None:
-    """The latest pod-count frame of `cluster` (at or before `at` when given)."""
+    """The pod counts of `cluster` in force at `at` (default: the latest): the last full
+    frame at or before it, with the partial frames after it laid over."""
     s, n = pod_samples, pod_sample_names
+    last_full = select(func.max(s.c.at)).where(s.c.cluster == cluster, s.c.full.is_(True))
+    if at is not None:
+        last_full = last_full.where(s.c.at <= at)
+    full_at = conn.execute(last_full).scalar()
+    if full_at is None:
+        return None
     query = (
         select(s.c.at, s.c.counts, n.c.names)
         .join(n, (n.c.cluster == s.c.cluster) & (n.c.sha256 == s.c.names_sha256))
-        .where(s.c.cluster == cluster)
-        .order_by(s.c.at.desc(), s.c.id.desc())
-        .limit(1)
+        .where(s.c.cluster == cluster, s.c.at >= full_at)
+        .order_by(s.c.at, s.c.full.desc(), s.c.id)
     )
     if at is not None:
         query = query.where(s.c.at <= at)
-    row = conn.execute(query).first()
-    return None if row is None else samples.decode(float(row.at), row.names, row.counts)
+    counts: dict[str, samples.Counts] = {}
+    latest = float(full_at)
+    for row in conn.execute(query):
+        counts.update(samples.decode(row.names, row.counts))
+        latest = float(row.at)
+    return samples.Frame(float(full_at), counts, latest)
 
 
 @dataclass(slots=True)
@@ -188,6 +198,7 @@ def apply(
     seen = scan_state(record)
     unreadable = {clean(k) for k in record.unreadable_kinds}
     result = Applied(OpenState(scan_id))
+    opened_namespaces: list[tuple[Any, Any]] = []
     for kind in KINDS:
         old: Open = getattr(previous, kind.attr)
         new = seen[kind.attr]
@@ -195,6 +206,8 @@ def apply(
         if kind is POLICIES and unreadable:
             keep = lambda key: key[0] in unreadable  # noqa: E731 - not seen, not gone
         merged, closes, opens = _diff(old, new, keep)
+        if kind is NAMESPACES:
+            opened_namespaces = opens
         if closes:
             t = kind.table
             conn.execute(
@@ -225,9 +238,12 @@ def apply(
         result.opened += len(opens)
         result.closed += len(closes)
     counts = pod_counts(record)
+    touched = {key[0] for key, _ in opened_namespaces}
     result.state.frame = previous.frame
-    if samples.due(previous.frame, counts, at, sample_interval):
-        names = sorted(counts)
+    planned = samples.plan(previous.frame, counts, at, sample_interval, touched)
+    if planned is not None:
+        full, written = planned
+        names = sorted(written)
         digest, names_blob = samples.names_blob(names)
         conn.execute(
             insert_ignore(pod_sample_names),
@@ -237,11 +253,12 @@ def apply(
             pod_samples.insert().values(
                 cluster=cluster,
                 at=at,
+                full=full,
                 names_sha256=digest,
-                counts=samples.counts_blob(names, counts),
+                counts=samples.counts_blob(names, written),
             )
         )
-        result.state.frame = samples.Frame(at, counts)
+        result.state.frame = samples.after(previous.frame, full, written, at)
     return result
 
 

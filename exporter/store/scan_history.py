@@ -125,10 +125,16 @@ class Store:
         connect_attempts: int = 3,
         statement_timeout: float = 300.0,
         retry_delay: float = 2.0,
+        migrate: bool = True,
     ) -> Store:
         """Connect and bring the schema up to date (retrying a database that does not
-        answer: `connect_attempts` tries of `connect_timeout` seconds each)."""
+        answer: `connect_attempts` tries of `connect_timeout` seconds each).
+
+        `migrate=False` (readers such as `netfence history`): write nothing; a store
+        that does not exist or is not at this schema version is an error."""
         where = _redact(url)
+        if not migrate:
+            _must_exist(url, where)
         try:
             engine = _engine(url, connect_timeout, statement_timeout)
         except (SQLAlchemyError, OSError, ValueError) as exc:
@@ -137,7 +143,13 @@ class Store:
         for attempt in range(1, attempts + 1):
             try:
                 store = cls(engine, clock, sample_interval)
-                store.migrate()
+                if migrate:
+                    store.migrate()
+                elif (found := store.schema_version()) != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {where} has schema version {found}, this netfence reads "
+                        f"{SCHEMA_VERSION}: `netfence serve` of this version migrates it"
+                    )
                 return store
             except OperationalError as exc:
                 if attempt == attempts:
@@ -237,7 +249,7 @@ class Store:
                         .values(
                             scan_id=scan_id,
                             at=scan.started_at,
-                            sample_at=None if frame is None else frame.at,
+                            sample_at=None if frame is None else frame.full_at,
                         )
                     )
                 self._open[cluster] = applied.state  # only once committed
@@ -305,7 +317,9 @@ class Store:
                         )
                     keep_from = conn.execute(
                         select(func.max(pod_samples.c.at)).where(
-                            pod_samples.c.cluster == cluster, pod_samples.c.at <= cutoff
+                            pod_samples.c.cluster == cluster,
+                            pod_samples.c.full.is_(True),
+                            pod_samples.c.at <= cutoff,
                         )
                     ).scalar()
                     if keep_from is not None:
@@ -382,6 +396,14 @@ def _engine(url: str, connect_timeout: float, statement_timeout: float) -> Engin
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         _sqlite_pragmas(engine)
     return engine
+
+
+def _must_exist(url: str, where: str) -> None:
+    full = engine_url(url)
+    if full.startswith("sqlite:///") and full != "sqlite:///:memory:":
+        path = Path(full.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise StoreError(f"store {where}: no such file {path}")
 
 
 def _postgres_session(engine: Engine, statement_timeout: float) -> None:

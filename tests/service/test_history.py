@@ -134,6 +134,9 @@ def test_state_at_any_time(store: Store) -> None:
     assert {p.name for p in first.policies} == {"web", "default-deny"}
     later = h.state_at("prod", T0 + 2 * STEP)
     assert later.namespaces[0].ingress_default_deny is False
+    # evidence changed: that namespace's counts are sampled at once, from the same scan
+    assert later.namespaces[0].ingress_isolated_pods == 0 and later.namespaces[0].pods == 7
+    assert later.pods_sampled_at == T0 + 2 * STEP
     assert {p.name for p in later.policies} == {"web"}
     hour = h.state_at("prod", T0 + 3600 + STEP)
     assert hour.namespaces[0].pods == 9 and hour.pods_sampled_at == T0 + 3600 + STEP
