@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from exporter.store import samples
-from exporter.store.records import ScanRecord
+from exporter.store.records import ScanChanges, ScanRecord
 from exporter.store.schema import (
     exposure_intervals,
     finding_intervals,
@@ -46,6 +46,8 @@ class OpenState:
     findings: Open = field(default_factory=dict)
     exposures: Open = field(default_factory=dict)
     frame: samples.Frame | None = None
+    counts: dict[str, samples.Counts] | None = None
+    """The last scan's pod counts (None after a reload: the frame's are used)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ def load_open(conn: Connection, cluster: str, scan_id: int | None) -> OpenState:
             values = tuple(row)
             target[values[1 : 1 + nk]] = (int(values[0]), _state(kind, values[1 + nk :]))
     state.frame = load_frame(conn, cluster, None)
+    state.counts = dict(state.frame.counts) if state.frame is not None else None
     return state
 
 
@@ -181,6 +184,10 @@ class Applied:
     closed: int = 0
 
 
+Diff = tuple[Open, list[int], list[tuple[Any, Any]]]
+"""(open intervals after the scan, ids to close, (key, state) to open)."""
+
+
 def apply(
     conn: Connection,
     insert_ignore: Callable[[Table], Any],
@@ -193,21 +200,82 @@ def apply(
     """Write the differences between `previous` and the scan; returns the new state.
 
     `previous` is not modified (a rollback must leave it valid for a reload check)."""
-    at = record.started_at
-    baseline = previous.scan_id is None
     seen = scan_state(record)
     unreadable = {clean(k) for k in record.unreadable_kinds}
-    result = Applied(OpenState(scan_id))
-    opened_namespaces: list[tuple[Any, Any]] = []
+    diffs: dict[str, Diff] = {}
     for kind in KINDS:
-        old: Open = getattr(previous, kind.attr)
-        new = seen[kind.attr]
         keep: Callable[[Any], bool] | None = None
         if kind is POLICIES and unreadable:
             keep = lambda key: key[0] in unreadable  # noqa: E731 - not seen, not gone
-        merged, closes, opens = _diff(old, new, keep)
-        if kind is NAMESPACES:
-            opened_namespaces = opens
+        diffs[kind.attr] = _diff(getattr(previous, kind.attr), seen[kind.attr], keep)
+    return _write(
+        conn, insert_ignore, cluster, scan_id, record.started_at, previous, diffs,
+        pod_counts(record), sample_interval,
+    )  # fmt: skip
+
+
+def apply_changes(
+    conn: Connection,
+    insert_ignore: Callable[[Table], Any],
+    cluster: str,
+    scan_id: int,
+    changes: ScanChanges,
+    previous: OpenState,
+    sample_interval: float,
+) -> Applied:
+    """As `apply`, for a scan given as its differences from the previous one."""
+    upserts = scan_state(
+        ScanRecord(
+            cluster, changes.started_at, 0.0, True,
+            namespaces=changes.namespaces, policies=changes.policies,
+            findings=changes.findings_opened, exposures=changes.exposures_added,
+        )
+    )  # fmt: skip
+    removals: dict[str, set[Any]] = {
+        "namespaces": {(clean(n),) for n in changes.namespaces_gone},
+        "policies": {tuple(clean(v) for v in key) for key in changes.policies_gone},
+        "findings": set(
+            scan_state(ScanRecord(cluster, 0.0, 0.0, True, findings=changes.findings_resolved))[
+                "findings"
+            ]
+        ),
+        "exposures": set(
+            scan_state(ScanRecord(cluster, 0.0, 0.0, True, exposures=changes.exposures_removed))[
+                "exposures"
+            ]
+        ),
+    }
+    diffs = {
+        kind.attr: _diff_delta(getattr(previous, kind.attr), upserts[kind.attr],
+                               removals[kind.attr])
+        for kind in KINDS
+    }  # fmt: skip
+    counts = dict(previous.counts if previous.counts is not None else {})
+    for (name,) in removals["namespaces"]:
+        counts.pop(name, None)
+    counts.update({clean(n): tuple(c) for n, c in changes.pods.items()})  # type: ignore[misc]
+    counts.update(pod_counts(ScanRecord(cluster, 0.0, 0.0, True, namespaces=changes.namespaces)))
+    return _write(
+        conn, insert_ignore, cluster, scan_id, changes.started_at, previous, diffs, counts,
+        sample_interval,
+    )  # fmt: skip
+
+
+def _write(
+    conn: Connection,
+    insert_ignore: Callable[[Table], Any],
+    cluster: str,
+    scan_id: int,
+    at: float,
+    previous: OpenState,
+    diffs: Mapping[str, Diff],
+    counts: dict[str, samples.Counts],
+    sample_interval: float,
+) -> Applied:
+    baseline = previous.scan_id is None
+    result = Applied(OpenState(scan_id))
+    for kind in KINDS:
+        merged, closes, opens = diffs[kind.attr]
         if closes:
             t = kind.table
             conn.execute(
@@ -237,8 +305,8 @@ def apply(
         setattr(result.state, kind.attr, merged)
         result.opened += len(opens)
         result.closed += len(closes)
-    counts = pod_counts(record)
-    touched = {key[0] for key, _ in opened_namespaces}
+    touched = {key[0] for key, _ in diffs[NAMESPACES.attr][2]}
+    result.state.counts = counts
     result.state.frame = previous.frame
     planned = samples.plan(previous.frame, counts, at, sample_interval, touched)
     if planned is not None:
@@ -262,9 +330,24 @@ def apply(
     return result
 
 
-def _diff(
-    old: Open, new: Mapping[Hashable, Any], keep: Callable[[Any], bool] | None
-) -> tuple[Open, list[int], list[tuple[Any, Any]]]:
+def _diff_delta(old: Open, upserts: Mapping[Any, Any], removals: set[Any]) -> Diff:
+    merged: Open = dict(old)
+    closes: list[int] = []
+    opens: list[tuple[Any, Any]] = []
+    for key in removals:
+        if key in merged:
+            closes.append(merged.pop(key)[0])
+    for key, value in upserts.items():
+        current = merged.get(key)
+        if current is not None and current[1] == value:
+            continue
+        if current is not None:
+            closes.append(merged.pop(key)[0])
+        opens.append((key, value))
+    return merged, closes, opens
+
+
+def _diff(old: Open, new: Mapping[Hashable, Any], keep: Callable[[Any], bool] | None) -> Diff:
     merged: Open = {}
     closes: list[int] = []
     for key, (interval, value) in old.items():
