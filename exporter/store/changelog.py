@@ -13,6 +13,7 @@ is reloaded from the database. The copy is only replaced after the transaction c
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class OpenState:
     frame: samples.Frame | None = None
     counts: dict[str, samples.Counts] | None = None
     """The last scan's pod counts (None after a reload: the frame's are used)."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """The last `ScanRecord`'s policies, findings and exposures as given: a scan that
+    hands in equal tuples changed nothing there, and is not diffed key by key."""
+    unreadable: frozenset[str] = frozenset()
+    policies_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,51 +80,92 @@ EXPOSURES = _Kind(exposure_intervals, ("namespace", "object", "category"), (), "
 KINDS = (NAMESPACES, POLICIES, FINDINGS, EXPOSURES)
 
 
+@functools.lru_cache(maxsize=4096)
+def _exposures_json(items: tuple[tuple[str, int], ...]) -> str:
+    return json.dumps({clean(k): int(v) for k, v in items if v}, sort_keys=True)
+
+
 def exposures_json(counts: Mapping[str, int]) -> str:
-    return json.dumps({clean(k): int(v) for k, v in sorted(counts.items()) if v}, sort_keys=True)
+    """Canonical JSON of one namespace's exposure counts (few distinct values: cached)."""
+    return _exposures_json(tuple(sorted(counts.items()))) if counts else "{}"
+
+
+def _storable(keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """`keys` with every string passed through `clean`; checked in one pass over all
+    of them first, since nearly every scan holds only plain ASCII names."""
+    blob = "\x01".join(map("\x01".join, keys))
+    if blob.isascii() and "\x00" not in blob:
+        return keys
+    return [tuple(clean(v) for v in key) for key in keys]
+
+
+def _namespaces(record: ScanRecord) -> dict[Any, Any]:
+    ns = record.namespaces
+    return dict(
+        zip(
+            _storable([(n.namespace,) for n in ns]),
+            [
+                (
+                    n.ingress_default_deny,
+                    n.egress_default_deny,
+                    exposures_json(n.exposure),
+                    int(n.internet_egress_workloads),
+                )
+                for n in ns
+            ],
+            strict=True,
+        )
+    )
+
+
+def _policies(record: ScanRecord) -> dict[Any, Any]:
+    pol = record.policies
+    return dict(
+        zip(
+            _storable([(p.kind, p.api_version, p.namespace, p.name) for p in pol]),
+            [(p.sha256,) for p in pol],
+            strict=True,
+        )
+    )
+
+
+def _findings(record: ScanRecord) -> dict[Any, Any]:
+    return dict.fromkeys(
+        _storable(
+            [(f.namespace, f.check, f.severity, f.object, f.message) for f in record.findings]
+        ),
+        (),
+    )
+
+
+def _exposures(record: ScanRecord) -> dict[Any, Any]:
+    return dict.fromkeys(
+        _storable([(e.namespace, e.object, e.category) for e in record.exposures]), ()
+    )
+
+
+BUILDERS: dict[str, Callable[[ScanRecord], dict[Any, Any]]] = {
+    "namespaces": _namespaces,
+    "policies": _policies,
+    "findings": _findings,
+    "exposures": _exposures,
+}
 
 
 def scan_state(record: ScanRecord) -> dict[str, dict[Any, Any]]:
     """What the scan saw, per kind: key -> state (keys and states as stored)."""
-    namespaces = {
-        (clean(n.namespace),): (
-            n.ingress_default_deny,
-            n.egress_default_deny,
-            exposures_json(n.exposure),
-            int(n.internet_egress_workloads),
-        )
-        for n in record.namespaces
-    }
-    policies = {
-        (clean(p.kind), clean(p.api_version), clean(p.namespace), clean(p.name)): (p.sha256,)
-        for p in record.policies
-    }
-    findings = {
-        (
-            clean(f.namespace),
-            clean(f.check),
-            clean(f.severity),
-            clean(f.object),
-            clean(f.message),
-        ): ()
-        for f in record.findings
-    }
-    exposures = {
-        (clean(e.namespace), clean(e.object), clean(e.category)): () for e in record.exposures
-    }
-    return {
-        "namespaces": namespaces,
-        "policies": policies,
-        "findings": findings,
-        "exposures": exposures,
-    }
+    return {attr: build(record) for attr, build in BUILDERS.items()}
 
 
 def pod_counts(record: ScanRecord) -> dict[str, samples.Counts]:
-    return {
-        clean(n.namespace): (int(n.pods), int(n.ingress_isolated_pods), int(n.egress_isolated_pods))
-        for n in record.namespaces
-    }
+    ns = record.namespaces
+    return dict(
+        zip(
+            [key[0] for key in _storable([(n.namespace,) for n in ns])],
+            [(int(n.pods), int(n.ingress_isolated_pods), int(n.egress_isolated_pods)) for n in ns],
+            strict=True,
+        )
+    )
 
 
 def load_open(conn: Connection, cluster: str, scan_id: int | None) -> OpenState:
@@ -200,18 +247,34 @@ def apply(
     """Write the differences between `previous` and the scan; returns the new state.
 
     `previous` is not modified (a rollback must leave it valid for a reload check)."""
-    seen = scan_state(record)
-    unreadable = {clean(k) for k in record.unreadable_kinds}
+    unreadable = frozenset(clean(k) for k in record.unreadable_kinds)
+    inputs = {
+        "policies": record.policies,
+        "findings": record.findings,
+        "exposures": record.exposures,
+    }
     diffs: dict[str, Diff] = {}
     for kind in KINDS:
+        old: Open = getattr(previous, kind.attr)
+        given = inputs.get(kind.attr)
+        if (
+            given is not None
+            and previous.unreadable == unreadable
+            and previous.inputs.get(kind.attr) == given
+        ):
+            diffs[kind.attr] = (old, [], [])  # the same as last time: nothing to compare
+            continue
         keep: Callable[[Any], bool] | None = None
         if kind is POLICIES and unreadable:
             keep = lambda key: key[0] in unreadable  # noqa: E731 - not seen, not gone
-        diffs[kind.attr] = _diff(getattr(previous, kind.attr), seen[kind.attr], keep)
-    return _write(
+        diffs[kind.attr] = _diff(old, BUILDERS[kind.attr](record), keep)
+    applied = _write(
         conn, insert_ignore, cluster, scan_id, record.started_at, previous, diffs,
         pod_counts(record), sample_interval,
     )  # fmt: skip
+    applied.state.inputs = inputs
+    applied.state.unreadable = unreadable
+    return applied
 
 
 def apply_changes(

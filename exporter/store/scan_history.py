@@ -239,9 +239,8 @@ class Store:
             with self._lock:  # one writer per Store; processes queue on the head row
                 with self._tx() as conn:
                     head = self._lock_head(conn, cluster)
-                    scan_id = self._insert_scan(conn, cluster, scan, changes)
                     if not success:
-                        return scan_id
+                        return self._insert_scan(conn, cluster, scan, changes, "")
                     if head.at is not None and at < head.at:
                         raise StoreError(
                             f"cannot record the scan of {cluster} at {at}: older than its "
@@ -250,6 +249,15 @@ class Store:
                     previous = self._open.get(cluster)
                     if previous is None or previous.scan_id != head.scan_id:
                         previous = changelog.load_open(conn, cluster, head.scan_id)
+                    digest = ""
+                    if scan is not None:
+                        same = scan.policies == previous.inputs.get("policies")
+                        digest = scan.policies_sha256 or (
+                            previous.policies_sha256  # the same set: no 50k-line sort
+                            if same and previous.policies_sha256
+                            else policies_digest(scan.policies)
+                        )
+                    scan_id = self._insert_scan(conn, cluster, scan, changes, digest)
                     ignore = insert_ignore(conn)
                     if scan is not None:
                         applied = changelog.apply(
@@ -271,6 +279,7 @@ class Store:
                                 pods=sum(c[0] for c in (state.counts or {}).values()),
                             )
                         )
+                    applied.state.policies_sha256 = digest
                     frame = applied.state.frame
                     conn.execute(
                         cluster_heads.update()
@@ -300,6 +309,7 @@ class Store:
         cluster: str,
         scan: ScanRecord | None,
         changes: ScanChanges | None,
+        digest: str,
     ) -> int:
         if scan is None:
             assert changes is not None
@@ -326,7 +336,7 @@ class Store:
             }
             if scan.success:
                 values.update(changelog.tally(scan))
-                values["policies_sha256"] = scan.policies_sha256 or policies_digest(scan.policies)
+                values["policies_sha256"] = digest
         row = conn.execute(scans.insert().values(**values).returning(scans.c.id)).scalar_one()
         return int(row)
 
