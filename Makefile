@@ -51,7 +51,7 @@ demo: venv
 	@mkdir -p $(DEMO_STATE)
 	$(BIN)/python examples/demo_flows.py $(DEMO_STATE)/flows.jsonl
 	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops)"
-	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo \
+	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo --intent $(DEMO_INTENT) \
 	  --hubble.replay $(DEMO_STATE)/flows.jsonl \
 	  --web.listen-address 127.0.0.1:$(DEMO_PORT) --store sqlite:///$(DEMO_STATE)/history.db \
 	  --scan.interval 1m || test $$? -eq 130
