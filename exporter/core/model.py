@@ -130,3 +130,6 @@ class Snapshot:
     gateways: tuple[Gateway, ...] = ()
     routes: tuple[GatewayRoute, ...] = ()
     reference_grants: tuple[ReferenceGrant, ...] = ()
+    unparsed: tuple[tuple[str, str], ...] = ()
+    """(`group/Kind`, namespace or "" when cluster-scoped) of every object that could not
+    be used at all: the answers its kind decides are unknown (core/verification.py)."""
