@@ -303,6 +303,7 @@ def _analyse(
             namespaces,
             exposed if exposure else None,
             today,
+            verification,
         )
         found += intent_report.findings
     found.sort(key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object))
