@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import gzip
 import dataclasses
 import datetime as dt
+import gzip
 import os
 import re
 import shutil
