@@ -76,6 +76,12 @@ FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Events Hubble or Relay reported lost (counts are a lower bound while this grows).",
         ("source",),
     ),
+    "hubble_decode_errors_total": (
+        "counter",
+        "Hubble events that could not be decoded (bad lines of replayed files: not UTF-8, "
+        "not JSON, nested too deeply), skipped and counted.",
+        (),
+    ),
     "hubble_up": ("gauge", "1 while the Hubble Relay stream of the cluster is up.", ()),
     "unused_exposures": (
         "gauge",
@@ -103,6 +109,8 @@ class FlowMetrics:
     no `netfence_hubble_up` series then."""
     unused_exposures: Mapping[tuple[str, str], int] = field(default_factory=dict)
     default_deny_forwarded: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    decode_errors: int = 0
+    """Events (replayed lines) that could not be decoded, since the process started."""
 
 
 def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
@@ -140,6 +148,7 @@ class FlowCollector(Collector):
                     fam.add_metric([*base, *labels], value)
             for source, value in sorted(s.lost_events.items()):
                 fams["hubble_lost_events_total"].add_metric([*base, source], value)
+            fams["hubble_decode_errors_total"].add_metric(base, m.decode_errors)
             if m.up is not None:
                 fams["hubble_up"].add_metric(base, 1 if m.up else 0)
         yield from fams.values()
