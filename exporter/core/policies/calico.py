@@ -1,7 +1,7 @@
 """Calico NetworkPolicy / GlobalNetworkPolicy (projectcalico.org/v3,
 crd.projectcalico.org/v1) and Tier -> normal form.
 
-Rules implemented here (policy-semantics.md §4, sources cited there):
+Rules implemented here (docs/semantics.md §4, sources cited there):
 - `tier` (default `default`, order 1,000,000; other tiers from Tier objects, unknown
   tiers sort after `default`), `order` (lower first, absent = last), `selector` in the
   Calico selector language (exporter.core.calico_selectors), GlobalNetworkPolicy
@@ -173,7 +173,7 @@ def parse_calico_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
 
 CALICO_NAME = "projectcalico.org/name"
 """Calico's implicit label on Namespaces and ServiceAccounts: the object's name
-(docs/semantics.md, "Calico implicit labels")."""
+(docs/semantics.md §6.7)."""
 _NAMESPACE_NAME = "kubernetes.io/metadata.name"
 _POD_SERVICE_ACCOUNT = "projectcalico.org/serviceaccount"
 
