@@ -286,7 +286,10 @@ def apply_changes(
     previous: OpenState,
     sample_interval: float,
 ) -> Applied:
-    """As `apply`, for a scan given as its differences from the previous one."""
+    """As `apply`, for a scan given as its differences from the previous one.
+
+    Unlike `apply`, this updates `previous` in place: on failure the caller must drop
+    it (Store does, and reloads from the database)."""
     upserts = scan_state(
         ScanRecord(
             cluster, changes.started_at, 0.0, True,
@@ -394,7 +397,9 @@ def _write(
 
 
 def _diff_delta(old: Open, upserts: Mapping[Any, Any], removals: set[Any]) -> Diff:
-    merged: Open = dict(old)
+    """Applied to `old` in place (a year of scans would otherwise copy every open
+    interval every scan): the writer drops its copy if the transaction fails."""
+    merged = old
     closes: list[int] = []
     opens: list[tuple[Any, Any]] = []
     for key in removals:
