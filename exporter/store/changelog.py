@@ -243,8 +243,10 @@ def apply(
     record: ScanRecord,
     previous: OpenState,
     sample_interval: float,
+    known_same: frozenset[str] = frozenset(),
 ) -> Applied:
     """Write the differences between `previous` and the scan; returns the new state.
+    `known_same`: kinds the caller already found equal to the previous scan's input.
 
     `previous` is not modified (a rollback must leave it valid for a reload check)."""
     unreadable = frozenset(clean(k) for k in record.unreadable_kinds)
@@ -260,7 +262,7 @@ def apply(
         if (
             given is not None
             and previous.unreadable == unreadable
-            and previous.inputs.get(kind.attr) == given
+            and (kind.attr in known_same or previous.inputs.get(kind.attr) == given)
         ):
             diffs[kind.attr] = (old, [], [])  # the same as last time: nothing to compare
             continue

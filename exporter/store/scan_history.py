@@ -251,6 +251,7 @@ class Store:
                     if previous is None or previous.scan_id != head.scan_id:
                         previous = changelog.load_open(conn, cluster, head.scan_id)
                     digest = ""
+                    same = False
                     if scan is not None:
                         same = scan.policies == previous.inputs.get("policies")
                         digest = scan.policies_sha256 or (
@@ -262,8 +263,9 @@ class Store:
                     ignore = insert_ignore(conn)
                     if scan is not None:
                         applied = changelog.apply(
-                            conn, ignore, cluster, scan_id, scan, previous, self.sample_interval
-                        )
+                            conn, ignore, cluster, scan_id, scan, previous, self.sample_interval,
+                            frozenset({"policies"}) if same else frozenset(),
+                        )  # fmt: skip
                     else:
                         assert changes is not None
                         applied = changelog.apply_changes(
