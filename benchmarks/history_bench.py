@@ -10,7 +10,9 @@
   findings) is recorded as the baseline, then recorded again `--no-change-scans` times
   with later timestamps. Per scan: seconds in `Store.record` and bytes written, both
   as WAL bytes (what SQLite wrote) and as database growth after a checkpoint.
-  Targets: < 50 KB and < 0.5 s per scan (the snapshot store wrote ~12 MB per scan).
+  Targets: < 50 KB and < 0.5 s per scan (the snapshot store wrote ~12 MB per scan);
+  seconds are judged on CPU time (wall time is reported too, and is what a shared
+  machine inflates).
 - `year`: the same baseline, then `--year-days` of scans every `--scan-interval`
   seconds recorded with `Store.record_changes` (no analysis): per scan 20% of the
   namespaces change pod counts; per day 1% of the namespaces flip ingress default-deny
@@ -150,8 +152,11 @@ def bench_no_change(record: ScanRecord, scans: int, workdir: Path) -> dict[str, 
         "store_cpu_seconds_max": round(max(cpu), 4),
         "bytes_per_scan_target": TARGETS["no_change_bytes_per_scan"],
         "seconds_target": TARGETS["no_change_store_seconds"],
+        # judged on CPU seconds: on a shared machine wall time mostly measures the
+        # other processes (both are reported; on an idle machine they differ by the
+        # commit's fsync)
         "ok": per_scan < TARGETS["no_change_bytes_per_scan"]
-        and max(timings) < TARGETS["no_change_store_seconds"],
+        and max(cpu) < TARGETS["no_change_store_seconds"],
     }
 
 
