@@ -3,7 +3,6 @@ recorded and generated flows, a connection dropped mid-stream, lost events, TLS/
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import time
@@ -170,9 +169,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
+def pki(tmp_path_factory: pytest.TempPathFactory, openssl: str) -> Iterator[Path]:
     d = tmp_path_factory.mktemp("pki")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
              "-keyout", "ca.key", "-out", "ca.crt", cwd=d)  # fmt: skip
