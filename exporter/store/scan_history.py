@@ -367,7 +367,8 @@ class Store:
         cutoff = self._clock() - retention_days * 86400
         try:
             with self._lock, self._tx() as conn:
-                clusters = conn.execute(select(cluster_heads.c.cluster)).scalars().all()
+                heads = select(cluster_heads.c.cluster).order_by(cluster_heads.c.cluster)
+                clusters = conn.execute(heads).scalars().all()  # one lock order: no deadlock
                 for cluster in clusters:
                     self._lock_head(conn, cluster)
                     for t in INTERVAL_TABLES:
