@@ -60,6 +60,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.mixed
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.scrape_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
 
