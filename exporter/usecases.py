@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
-from exporter.core.connectivity import Connection, connectivity
+from exporter.core.connectivity import Connection, EndpointFilter, connectivity
 from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
@@ -354,11 +354,16 @@ def connections(
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
 ) -> tuple[list[Connection], list[InputError]]:
     result, engine = load(paths, progress, network_plugin)
-    conns = connectivity(engine)
+    conns = connectivity(engine, keep)
     routed = ExposureAnalysis(engine, exposure_config).run().controller_connections()
-    conns += [Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items() if ports]
+    conns += [
+        c
+        for c in (Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items())
+        if c.conns and (keep is None or keep.connection(c))
+    ]
     conns.sort(key=lambda c: (c.src, c.dst))
     return conns, result.errors
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from exporter.core.addresses import AddressRange, merge_adjacent
+from exporter.core.addresses import AddressRange, merge_adjacent, parse_address
 from exporter.core.engine import Endpoint, Engine, PodClass
 from exporter.core.ports import NONE, PortSet
 
@@ -31,14 +31,14 @@ class Connection:
         return {"src": self.src, "dst": self.dst, "conns": self.conns.to_json()}
 
 
-def connectivity(engine: Engine) -> list[Connection]:
+def connectivity(engine: Engine, keep: EndpointFilter | None = None) -> list[Connection]:
     """Every allowed connection of the cluster, sorted by source and destination: class
     verdicts folded into workloads, adjacent address atoms with the same ports merged
     into ranges, and egress to named destinations. Costs classes squared: opt-in."""
     pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
     to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
     from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
-    for src, dst, ports in engine.class_connectivity():
+    for src, dst, ports in engine.class_connectivity(keep.pair if keep else None):
         if isinstance(src, PodClass) and isinstance(dst, PodClass):
             for s in _ids(src):
                 for d in _ids(dst):
@@ -57,10 +57,70 @@ def connectivity(engine: Engine) -> list[Connection]:
         out.extend(Connection(str(rng), wl, p) for rng, p in _merge_ranges(by_atom))
     # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
     for cls in engine.classes:
+        if keep is not None and not keep.source(cls):
+            continue
         for name, ports in engine.named_destinations(cls).items():
             out.extend(Connection(s, name, ports) for s in _ids(cls))
     out.sort(key=lambda c: (c.src, c.dst))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFilter:
+    """Which connections to compute (`connectivity --from/--to/--namespace`): each a
+    namespace `ns`, a workload `ns/name`, or an address, CIDR or range; several values
+    of one option are alternatives. Filtering before the pairs are computed is what
+    makes a question about one namespace of a 2,000-namespace cluster cheap."""
+
+    sources: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    """Either side in one of these namespaces."""
+
+    def source(self, endpoint: Endpoint) -> bool:
+        return not self.sources or any(_matches(endpoint, s) for s in self.sources)
+
+    def pair(self, src: Endpoint, dst: Endpoint) -> bool:
+        if self.destinations and not any(_matches(dst, d) for d in self.destinations):
+            return False
+        if self.namespaces and not any(
+            _in_namespace(e, ns) for e in (src, dst) for ns in self.namespaces
+        ):
+            return False
+        return self.source(src)
+
+    def connection(self, c: Connection) -> bool:
+        """For connections computed elsewhere (through the ingress controller)."""
+
+        def side(text: str, wanted: tuple[str, ...]) -> bool:
+            return not wanted or any(
+                text == w or text.startswith(f"{w}/") or text.split("[")[0] == w for w in wanted
+            )
+
+        in_ns = not self.namespaces or any(
+            c.src.startswith(f"{ns}/") or c.dst.startswith(f"{ns}/") for ns in self.namespaces
+        )
+        return in_ns and side(c.src, self.sources) and side(c.dst, self.destinations)
+
+
+def _in_namespace(endpoint: Endpoint, namespace: str) -> bool:
+    return isinstance(endpoint, PodClass) and endpoint.namespace == namespace
+
+
+def _matches(endpoint: Endpoint, wanted: str) -> bool:
+    if isinstance(endpoint, PodClass):
+        if "/" not in wanted:
+            return endpoint.namespace == wanted
+        return any(f"{w.namespace}/{w.name}" == wanted.split("[")[0] for w in endpoint.workloads)
+    try:
+        asked = parse_address(wanted)
+    except ValueError:
+        return False
+    return (
+        endpoint.family == asked.family
+        and endpoint.first <= asked.last
+        and asked.first <= endpoint.last
+    )
 
 
 def _ids(endpoint: Endpoint) -> list[str]:

@@ -4,7 +4,7 @@ no selector is matched per pair."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from exporter.core.engine.classes import Endpoint, PodClass
@@ -185,13 +185,18 @@ class ConnectivityMap(Decision):
             hit = dmap.by_atom.get(self._atom_index[peer])
         return total | hit if hit is not None else total
 
-    def class_connectivity(self) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
-        """Every allowed (src, dst, ports) over classes and address atoms."""
+    def class_connectivity(
+        self, keep: Callable[[Endpoint, Endpoint], bool] | None = None
+    ) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
+        """Every allowed (src, dst, ports) over classes and address atoms; with `keep`,
+        only the pairs it accepts are computed (`connectivity --from/--to/--namespace`)."""
         ingress = [self._direction_map(c, Direction.INGRESS) for c in self.classes]
         egress = [self._direction_map(c, Direction.EGRESS) for c in self.classes]
         for src in self.classes:
             emap = egress[src.index]
             for dst in self.classes:
+                if keep is not None and not keep(src, dst):
+                    continue
                 out = self._admitted(emap, dst, dst)
                 if not out:
                     continue
@@ -199,11 +204,15 @@ class ConnectivityMap(Decision):
                 if allowed:
                     yield src, dst, allowed
             for atom in self.atoms:
+                if keep is not None and not keep(src, atom):
+                    continue
                 allowed = self._admitted(emap, atom, atom)
                 if allowed:
                     yield src, atom, allowed
         for atom in self.atoms:
             for dst in self.classes:
+                if keep is not None and not keep(atom, dst):
+                    continue
                 allowed = self._admitted(ingress[dst.index], atom, dst)
                 if allowed:
                     yield atom, dst, allowed
