@@ -66,6 +66,8 @@ demo: venv demo-report
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT) --sizes connectivity-2k \
+	  --connectivity-sizes connectivity-2k --stages connectivity
 	$(BIN)/python -m benchmarks.mixed
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.scrape_bench --out $(BENCH_OUT)

@@ -6,12 +6,12 @@ import datetime as dt
 import difflib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
-from exporter.core.connectivity import Connection, EndpointFilter, connectivity
+from exporter.core.connectivity import Connection, EndpointFilter, connectivity_blocks
 from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
@@ -356,16 +356,37 @@ def connections(
     network_plugin: str | None = None,
     keep: EndpointFilter | None = None,
 ) -> tuple[list[Connection], list[InputError]]:
+    blocks, errors = connection_blocks(paths, progress, exposure_config, network_plugin, keep)
+    return [c for block in blocks for c in block], errors
+
+
+def connection_blocks(
+    paths: Sequence[Path],
+    progress: Progress | None = None,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
+    analysis_progress: Progress | None = None,
+) -> tuple[Iterator[list[Connection]], list[InputError]]:
+    """`connections` as blocks to write out one by one (core.connectivity_blocks), in
+    the same order; the connections through the ingress controller come last."""
     result, engine = load(paths, progress, network_plugin)
-    conns = connectivity(engine, keep)
     routed = ExposureAnalysis(engine, exposure_config).run().controller_connections()
-    conns += [
-        c
-        for c in (Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items())
-        if c.conns and (keep is None or keep.connection(c))
-    ]
-    conns.sort(key=lambda c: (c.src, c.dst))
-    return conns, result.errors
+    through_controller = sorted(
+        (
+            c
+            for c in (Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items())
+            if c.conns and (keep is None or keep.connection(c))
+        ),
+        key=lambda c: (c.src, c.dst),
+    )
+
+    def blocks() -> Iterator[list[Connection]]:
+        yield from connectivity_blocks(engine, keep, analysis_progress)
+        if through_controller:
+            yield through_controller
+
+    return blocks(), result.errors
 
 
 def parse_port(text: str) -> PortQuery:
