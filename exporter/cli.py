@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__, service
+from exporter import __version__, oneshot, service
 from exporter.core.findings import InputError, Severity
 from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction
@@ -40,15 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser, outputs: Sequence[str]) -> None:
-        p.add_argument(
-            "--manifests",
-            action="append",
-            type=Path,
-            required=True,
-            metavar="PATH",
-            help="file or directory of YAML/JSON manifests (repeatable; directories are "
-            "read recursively)",
-        )
+        oneshot.add_input_options(p)
         p.add_argument("-o", "--output", choices=outputs, default=outputs[0], help="output format")
         p.add_argument(
             "--ingress-controller",
@@ -204,8 +196,8 @@ def _exposure_config(args: argparse.Namespace) -> service.ExposureConfig | None:
 
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
     report = service.scan(
-        args.manifests,
-        _progress(args),
+        oneshot.read_input(args, _progress(args)),
+        None,
         exposure_config=_exposure_config(args),
         network_plugin=args.network_plugin,
         exposure=not args.no_exposure,
@@ -288,8 +280,8 @@ def _exposure_table(report: service.ScanReport, out: TextIO) -> None:
 
 def _connectivity(args: argparse.Namespace, out: TextIO) -> int:
     conns, errors = service.connections(
-        args.manifests,
-        _progress(args),
+        oneshot.read_input(args, _progress(args)),
+        None,
         exposure_config=_exposure_config(args),
         network_plugin=args.network_plugin,
     )
@@ -311,7 +303,10 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
             raise service.UsageError("--port needs both --from and --to")
         direction = Direction.INGRESS if args.dst else Direction.EGRESS
         isolations, errors = service.explain_isolation(
-            args.manifests, args.dst or args.src, direction, network_plugin=args.network_plugin
+            oneshot.read_input(args),
+            args.dst or args.src,
+            direction,
+            network_plugin=args.network_plugin,
         )
         if args.output == "json":
             _dump_json([i.to_json() for i in isolations], out, inline_below=2)
@@ -325,7 +320,7 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
             "or --service and --exposure"
         )
     results, errors = service.explain_connection(
-        args.manifests, args.src, args.dst, args.port, network_plugin=args.network_plugin
+        oneshot.read_input(args), args.src, args.dst, args.port, network_plugin=args.network_plugin
     )
     if args.output == "json":
         _dump_json([r.to_json() for r in results], out, inline_below=3)
@@ -337,7 +332,7 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explain_exposure(args: argparse.Namespace, out: TextIO) -> int:
     found, errors = service.explain_exposure(
-        args.manifests, args.service, args.exposure, _exposure_config(args)
+        oneshot.read_input(args), args.service, args.exposure, _exposure_config(args)
     )
     if args.output == "json":
         _dump_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ from exporter.core.exposure import (
     InternetEgress,
     parse_controller,
 )
-from exporter.core.findings import Finding, InputError
+from exporter.core.findings import Check, Finding, InputError, Severity
 from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction, Protocol
-from exporter.sources.manifests import LoadResult, Progress, load_manifests
+from exporter.inputs import Loaded, from_manifests
+from exporter.sources.manifests import LoadResult, Progress
 
 __all__ = [
     "Category",
@@ -122,25 +124,60 @@ class ScanReport:
         }
 
 
+Source = Sequence[Path] | Loaded
+"""Manifest paths, or objects already read (a live cluster, a snapshot: exporter/inputs.py)."""
+
+
+def _loaded(source: Source, progress: Progress | None = None) -> Loaded:
+    return source if isinstance(source, Loaded) else from_manifests(source, progress)
+
+
 def load(
-    paths: Sequence[Path], progress: Progress | None = None, network_plugin: str | None = None
+    source: Source, progress: Progress | None = None, network_plugin: str | None = None
 ) -> tuple[LoadResult, Engine]:
-    """`network_plugin` None: detected from the policy kinds present (Cilium kinds ->
-    cilium, Calico kinds -> calico, else generic)."""
-    result = load_manifests(paths, progress=progress)
-    return result, Engine(result.snapshot, network_plugin=network_plugin)
+    """`network_plugin` None: what the live cluster's API groups say, else detected from
+    the policy kinds present (Cilium kinds -> cilium, Calico kinds -> calico, else
+    generic)."""
+    loaded = _loaded(source, progress)
+    plugin = network_plugin or loaded.network_plugin
+    return loaded.result, Engine(loaded.result.snapshot, network_plugin=plugin)
 
 
 def scan(
-    paths: Sequence[Path],
+    source: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
     exposure: bool = True,
 ) -> ScanReport:
-    return analyse(
-        load_manifests(paths, progress=progress), exposure_config, network_plugin, exposure
+    loaded = _loaded(source, progress)
+    report = analyse(
+        loaded.result,
+        exposure_config,
+        network_plugin or loaded.network_plugin,
+        exposure,
+        network_plugin_source=None if network_plugin else loaded.network_plugin_source,
     )
+    return with_unreadable(report, loaded.unreadable)
+
+
+def with_unreadable(report: ScanReport, kinds: Sequence[str]) -> ScanReport:
+    """A kind the API refused to list (403) is a high finding: whatever it holds (a
+    policy, a workload) is missing from every answer."""
+    if not kinds:
+        return report
+    extra = [
+        Finding(
+            check=Check.UNREADABLE_KIND,
+            severity=Severity.HIGH,
+            namespace="",
+            object=kind,
+            message=f"the API server refused to list {kind} (403): policies or objects of "
+            "this kind are not analysed, so results may be wrong; grant get/list/watch on it",
+        )
+        for kind in kinds
+    ]
+    return dataclasses.replace(report, findings=[*report.findings, *extra])
 
 
 def analyse(
@@ -200,7 +237,7 @@ def _analyse(
 
 
 def connections(
-    paths: Sequence[Path],
+    paths: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
@@ -251,7 +288,7 @@ def resolve(engine: Engine, text: str) -> list[Endpoint]:
 
 
 def explain_connection(
-    paths: Sequence[Path],
+    paths: Source,
     src: str,
     dst: str,
     port: str | None,
@@ -298,7 +335,7 @@ class Isolation:
 
 
 def explain_isolation(
-    paths: Sequence[Path],
+    paths: Source,
     workload: str,
     direction: Direction,
     network_plugin: str | None = None,
@@ -318,7 +355,7 @@ def explain_isolation(
 
 
 def explain_exposure(
-    paths: Sequence[Path],
+    paths: Source,
     service: str,
     category: str,
     exposure_config: ExposureConfig | None = None,

@@ -27,7 +27,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import ClusterConfig, Config
-from exporter.core.findings import Check, Finding, InputError, Severity
+from exporter.core.findings import InputError
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.core.policies import network_plugin_from_api_groups
 from exporter.flow_service import FlowConsumer, FlowSettings
@@ -40,7 +40,7 @@ from exporter.metrics import (
     exposition,
 )
 from exporter.scheduler import Job, Scheduler
-from exporter.service import ScanReport, analyse
+from exporter.service import ScanReport, analyse, with_unreadable
 from exporter.sources import kubernetes as live
 from exporter.sources.manifests import LoadResult, read_objects
 from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
@@ -303,7 +303,7 @@ class Service:
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
             )
-            report = _with_unreadable(report, read.unreadable)
+            report = with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()
         except Exception as exc:
@@ -405,23 +405,6 @@ class Service:
         except StoreError as exc:
             log.error("%s", exc)
             self.count(record.cluster, "store")
-
-
-def _with_unreadable(report: ScanReport, kinds: Sequence[str]) -> ScanReport:
-    if not kinds:
-        return report
-    extra = [
-        Finding(
-            check=Check.UNREADABLE_KIND,
-            severity=Severity.HIGH,
-            namespace="",
-            object=kind,
-            message=f"the API server refused to list {kind} (403): policies or objects of "
-            "this kind are not analysed, so results may be wrong; grant get/list/watch on it",
-        )
-        for kind in kinds
-    ]
-    return dataclasses.replace(report, findings=[*report.findings, *extra])
 
 
 def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMetrics:
