@@ -186,6 +186,7 @@ def analyse(
     network_plugin: str | None = None,
     exposure: bool = True,
     network_plugin_source: str | None = None,
+    engine: Engine | None = None,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
@@ -195,7 +196,9 @@ def analyse(
     # millions: the cyclic collector would walk them all again and again (2.7 s of 7 s
     # on the 100,000-pod benchmark), so it is paused, as while loading.
     with paused_gc():
-        return _analyse(result, exposure_config, network_plugin, exposure, network_plugin_source)
+        return _analyse(
+            result, exposure_config, network_plugin, exposure, network_plugin_source, engine
+        )
 
 
 def _analyse(
@@ -204,8 +207,11 @@ def _analyse(
     network_plugin: str | None,
     exposure: bool,
     network_plugin_source: str | None,
+    engine: Engine | None = None,
 ) -> ScanReport:
-    engine = Engine(result.snapshot, network_plugin=network_plugin)
+    """`engine`: one already built on `result.snapshot` (the diff reuses it, warm, for
+    the connections)."""
+    engine = engine or Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
     found = findings(engine, namespaces) + exposed.findings

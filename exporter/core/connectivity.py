@@ -9,6 +9,7 @@ connections to itself and external-to-external pairs are left out.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from exporter.core.addresses import AddressRange, merge_adjacent
@@ -26,11 +27,12 @@ class Connection:
         return {"src": self.src, "dst": self.dst, "conns": self.conns.to_json()}
 
 
-def connectivity(engine: Engine) -> list[Connection]:
+def connectivity(engine: Engine, namespaces: Collection[str] | None = None) -> list[Connection]:
+    """`namespaces`: only connections with a workload of these namespaces at one end."""
     pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
     to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
     from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
-    for src, dst, ports in engine.class_connectivity():
+    for src, dst, ports in engine.class_connectivity(namespaces):
         if isinstance(src, PodClass) and isinstance(dst, PodClass):
             for s in _ids(src):
                 for d in _ids(dst):
@@ -49,6 +51,8 @@ def connectivity(engine: Engine) -> list[Connection]:
         out.extend(Connection(str(rng), wl, p) for rng, p in _merge_ranges(by_atom))
     # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
     for cls in engine.classes:
+        if namespaces is not None and cls.namespace not in namespaces:
+            continue
         for name, ports in engine.named_destinations(cls).items():
             out.extend(Connection(s, name, ports) for s in _ids(cls))
     out.sort(key=lambda c: (c.src, c.dst))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from exporter.core.addresses import MAX_ADDRESS as _MAX_ADDRESS
@@ -750,7 +750,11 @@ class Engine:
 
     # -- whole-cluster connectivity --------------------------------------------------------
 
-    def _direction_map(self, cls: PodClass, direction: Direction) -> _DirectionMap:
+    def _direction_map(
+        self, cls: PodClass, direction: Direction, only: Sequence[PodClass] | None = None
+    ) -> _DirectionMap:
+        """`only`: the map is asked about these classes alone (no atoms), so the peers'
+        other classes are not walked (`class_connectivity` of a few namespaces)."""
         result = _DirectionMap()
         plan = self.plan(cls, direction)
         if not plan.tiers:
@@ -773,20 +777,39 @@ class Engine:
                 if isinstance(peer, EntityPeer) and peer.entity is Entity.ALL:
                     result.wild.append(rule.ports)
                     continue
-                for ai in self.peer_atoms(peer):
+                for ai in self.peer_atoms(peer) if only is None else ():
                     dst_a: Endpoint = cls if direction is Direction.INGRESS else self.atoms[ai]
                     ports = self.rule_ports(rule.ports, dst_a)
                     if ports:
                         result.by_atom[ai] = result.by_atom.get(ai, NONE) | ports
                 if isinstance(peer, IPBlockPeer | NamedPeer):
                     continue
-                for other in self.peer_classes(peer):
+                others = self.peer_classes(peer) if only is None else self._among(peer, only)
+                for other in others:
                     dst_c = cls if direction is Direction.INGRESS else other
                     ports = self.rule_ports(rule.ports, dst_c)
                     if ports:
                         prev = result.by_class.get(other.index)
                         result.by_class[other.index] = ports if prev is None else prev | ports
         return result
+
+    def _among(self, peer: Peer, classes: Sequence[PodClass]) -> list[PodClass]:
+        if isinstance(peer, PodPeer):  # the common case, matched directly: no walk
+            # over every class the peer selects (thousands for a namespaceSelector)
+            return [
+                c
+                for c in classes
+                if not c.host_network
+                and (
+                    c.namespace == peer.namespace
+                    if peer.namespace_selector is None
+                    else c.namespace in self.namespaces
+                    and peer.namespace_selector.matches(self.namespaces[c.namespace].labels)
+                )
+                and peer.pod_selector.matches(c.labels)
+            ]
+        members = self.peer_class_ids(peer)
+        return [c for c in classes if c.index in members]
 
     def _atoms_in(self, block: IPBlock) -> list[int]:
         """Atoms are sorted and never straddle a block boundary, so a block covers a
@@ -895,26 +918,48 @@ class Engine:
             hit = dmap.by_atom.get(self._atom_index[peer])
         return total | hit if hit is not None else total
 
-    def class_connectivity(self) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
-        """Every allowed (src, dst, ports) over classes and address atoms."""
-        ingress = [self._direction_map(c, Direction.INGRESS) for c in self.classes]
-        egress = [self._direction_map(c, Direction.EGRESS) for c in self.classes]
+    def class_connectivity(
+        self, namespaces: Collection[str] | None = None
+    ) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
+        """Every allowed (src, dst, ports) over classes and address atoms. With
+        `namespaces`, only the connections with a class of those namespaces at one end:
+        all that a change confined to them can alter (`netfence diff`)."""
+        ingress: dict[int, _DirectionMap] = {}
+        egress: dict[int, _DirectionMap] = {}
+
+        def in_map(c: PodClass) -> _DirectionMap:
+            # A class outside is only asked about sources inside.
+            found = ingress.get(c.index)
+            if found is None:
+                only = None if c.index in marked or namespaces is None else inside
+                found = ingress[c.index] = self._direction_map(c, Direction.INGRESS, only)
+            return found
+
+        inside = [c for c in self.classes if namespaces is None or c.namespace in namespaces]
+        marked = {c.index for c in inside}
         for src in self.classes:
-            emap = egress[src.index]
-            for dst in self.classes:
+            src_inside = src.index in marked
+            if not src_inside and not inside:
+                continue
+            emap = egress[src.index] = self._direction_map(
+                src, Direction.EGRESS, None if src_inside or namespaces is None else inside
+            )
+            for dst in self.classes if src_inside else inside:
                 out = self._admitted(emap, dst, dst)
                 if not out:
                     continue
-                allowed = out & self._admitted(ingress[dst.index], src, dst)
+                allowed = out & self._admitted(in_map(dst), src, dst)
                 if allowed:
                     yield src, dst, allowed
+            if not src_inside:
+                continue
             for atom in self.atoms:
                 allowed = self._admitted(emap, atom, atom)
                 if allowed:
                     yield src, atom, allowed
         for atom in self.atoms:
-            for dst in self.classes:
-                allowed = self._admitted(ingress[dst.index], atom, dst)
+            for dst in inside:
+                allowed = self._admitted(in_map(dst), atom, dst)
                 if allowed:
                     yield atom, dst, allowed
 
