@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__, oneshot, service
+from exporter import __version__, diff_command, oneshot, service
 from exporter.core.findings import InputError, Severity
 from exporter.core.gc_pause import paused_gc
 from exporter.core.model import Direction
+from exporter.output import ecosystem
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -53,9 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan",
         help="default-deny coverage per namespace, findings and input errors",
-        description="Coverage per namespace and direction, findings, input errors.",
+        description="Coverage per namespace and direction, findings, input errors. "
+        "-o sarif: SARIF 2.1.0 for code scanning; -o policyreport: wgpolicyk8s.io "
+        "PolicyReports for policy-reporter (docs/sarif.md, docs/policyreport.md).",
     )
-    common(scan, ("table", "json"))
+    common(scan, ("table", "json", "sarif", "policyreport"))
     _plugin_option(scan)
     scan.add_argument(
         "--fail-on",
@@ -107,9 +110,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CATEGORY",
         help="with --service: other_namespaces, all_namespaces, ingress, gateway or internet",
     )
+    diff_command.add_parser(sub, _diff_options)
     _serve_parser(sub)
     _flows_parser(sub)
     return parser
+
+
+def _diff_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ingress-controller", action="append", metavar="[NS:]K=V,...")
+    _plugin_option(p)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -130,6 +139,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 return _connectivity(args, out)
             if args.command == "flows":
                 return _flows(args, out)
+            if args.command == "diff":
+                return diff_command.run(args, out, _exposure_config(args))
             return _explain(args, out)
     except service.UsageError as exc:
         print(f"netfence: {exc}", file=sys.stderr)
@@ -174,7 +185,7 @@ def _report_errors(errors: list[InputError]) -> int:
 
 def _progress(args: argparse.Namespace) -> service.Progress | None:
     """A one-line file counter on an interactive stderr; never in JSON or piped output."""
-    if args.output == "json" or not sys.stderr.isatty():
+    if args.output != "table" or not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int) -> None:
@@ -195,8 +206,9 @@ def _exposure_config(args: argparse.Namespace) -> service.ExposureConfig | None:
 
 
 def _scan(args: argparse.Namespace, out: TextIO) -> int:
+    loaded = oneshot.read_input(args, _progress(args), keep_raws=args.output == "sarif")
     report = service.scan(
-        oneshot.read_input(args, _progress(args)),
+        loaded,
         None,
         exposure_config=_exposure_config(args),
         network_plugin=args.network_plugin,
@@ -204,6 +216,8 @@ def _scan(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.output == "json":
         _dump_json(report.to_json(), out)
+    elif args.output in ("sarif", "policyreport"):
+        ecosystem.write_scan(args.output, report, loaded.raws, out)
     else:
         _scan_table(report, out)
     code = _report_errors(report.errors)
@@ -352,7 +366,7 @@ def _explain_exposure(args: argparse.Namespace, out: TextIO) -> int:
     return _report_errors(errors)
 
 
-_ONE_SHOT = frozenset({"scan", "connectivity", "explain"})
+_ONE_SHOT = frozenset({"scan", "connectivity", "explain", "diff"})
 
 
 def run() -> None:

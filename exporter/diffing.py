@@ -58,6 +58,7 @@ class DiffResult:
     head: ScanReport
     base_source: str
     head_source: str
+    head_raws: list[RawObject]
 
 
 def read_side(
@@ -129,7 +130,9 @@ def run(
     result = diff(
         base_side, head_side, changed, connections_compared=not note, connections_note=note
     )
-    return DiffResult(result, base_report, head_report, base.description, head.description)
+    return DiffResult(
+        result, base_report, head_report, base.description, head.description, head.raws
+    )
 
 
 def changed_namespaces(

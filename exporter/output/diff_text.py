@@ -24,37 +24,47 @@ def _cut(lines: Sequence[str], limit: int = LIST_LIMIT) -> list[str]:
 
 
 def headline(d: PolicyDiff) -> str:
-    s = d.summary()
-    dd, ex, co, fi, po = (s[k] for k in ("default_deny", "exposures", "connections", "findings", "policies"))
-    assert isinstance(dd, dict) and isinstance(ex, dict) and isinstance(co, dict)
-    assert isinstance(fi, dict) and isinstance(po, dict)
-    parts = [
-        f"default-deny lost {dd['lost']}, gained {dd['gained']}",
-        f"exposures +{ex['added']} -{ex['removed']}",
-        (
-            f"connections +{co['added']} -{co['removed']}"
-            if co["compared"]
-            else "connections not compared"
-        ),
-        f"findings +{fi['new']} -{fi['resolved']}",
-        f"policies changed {po['changed']} ({po['without_effect']} without effect)",
-    ]
-    return f"{s['namespaces_with_changed_objects']} namespaces with changed objects: " + "; ".join(
-        parts
+    every = d.all()
+    lost = sum(1 for ns in every for c in ns.default_deny if not c.gained)
+    gained = sum(1 for ns in every for c in ns.default_deny if c.gained)
+    policies = [p for ns in every for p in ns.policies]
+    idle = sum(1 for p in policies if not p.effect)
+
+    def count(attr: str) -> int:
+        return sum(len(getattr(ns, attr)) for ns in every)
+
+    conns = (
+        f"connections +{count('connections_added')} -{count('connections_removed')}"
+        if d.connections_compared
+        else "connections NOT compared"
     )
+    parts = [
+        f"default-deny lost {lost}, gained {gained}",
+        f"exposures +{count('exposures_added')} -{count('exposures_removed')}",
+        conns,
+        f"findings +{count('findings_new')} -{count('findings_resolved')}",
+        f"policies changed {len(policies)} ({idle} without effect)",
+    ]
+    return f"{d.changed_namespaces} namespace(s) with changed objects: " + "; ".join(parts)
 
 
 def _detail_lines(d: NamespaceDiff) -> list[tuple[str, list[str]]]:
     sections: list[tuple[str, list[str]]] = [
         (
             "default-deny",
-            [f"{c.direction}: {'gained' if c.gained else 'LOST'} ({c.reason})" for c in d.default_deny],
+            [
+                f"{c.direction}: {'gained' if c.gained else 'LOST'} ({c.reason})"
+                for c in d.default_deny
+            ],
         ),
         ("exposures added", [f"{e.label} via {', '.join(e.objects)}" for e in d.exposures_added]),
         ("exposures removed", [e.label for e in d.exposures_removed]),
         ("connections added", [f"{c.src} => {c.dst} : {c.conns}" for c in d.connections_added]),
         ("connections removed", [f"{c.src} => {c.dst} : {c.conns}" for c in d.connections_removed]),
-        ("new findings", [f"[{f.severity}] {f.check} {f.object}: {f.message}" for f in d.findings_new]),
+        (
+            "new findings",
+            [f"[{f.severity}] {f.check} {f.object}: {f.message}" for f in d.findings_new],
+        ),
         (
             "resolved findings",
             [f"[{f.severity}] {f.check} {f.object}" for f in d.findings_resolved],
@@ -97,7 +107,6 @@ def _md_escape(text: str) -> str:
 
 
 def markdown(d: PolicyDiff, out: TextIO, failures: Sequence[str], note: Sequence[str] = ()) -> None:
-    s = d.summary()
     verdict = (
         f"**{len(failures)} problem(s) block this change**"
         if failures
@@ -133,7 +142,6 @@ def markdown(d: PolicyDiff, out: TextIO, failures: Sequence[str], note: Sequence
                 text += [f"- {_md_escape(line)}" for line in _cut(lines)]
                 text.append("")
             text += ["</details>", ""]
-    del s
     body = "\n".join(text)
     if len(body) > MARKDOWN_MAX_CHARS:
         body = body[:MARKDOWN_MAX_CHARS] + "\n\n(cut: see `netfence diff -o json` for all)\n"
