@@ -29,9 +29,9 @@ from exporter.core.inventory import (
     build_snapshot,
 )
 from exporter.inputs import Loaded, from_manifests
-from exporter.service import ScanReport, UsageError, analyse, with_unreadable
 from exporter.sources import git
 from exporter.sources.manifests import SUFFIXES, Limits, LoadResult, read_blobs
+from exporter.usecases import ScanReport, UsageError, analyse
 
 FULL_CONNECTIVITY_LIMIT = 3000
 """Pod classes above which a cluster-wide change does not compare every connection."""
@@ -194,9 +194,9 @@ def _analyse(
         exposure_config,
         plugin,
         network_plugin_source=None if network_plugin else loaded.network_plugin_source,
+        unreadable=loaded.unreadable,
         engine=engine,
     )
-    report = with_unreadable(report, loaded.unreadable)
     note = ""
     conns: list[Connection] = []
     if wide and len(engine.classes) > FULL_CONNECTIVITY_LIMIT:

@@ -11,7 +11,7 @@ from typing import TextIO
 from exporter import __version__
 from exporter.core.inventory import RawObject
 from exporter.output import policyreport, sarif
-from exporter.service import ScanReport
+from exporter.usecases import ScanReport
 
 
 def write_scan(

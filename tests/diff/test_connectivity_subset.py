@@ -14,7 +14,9 @@ from exporter.sources.manifests import load_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [ROOT / "examples" / "demo-cluster"] + sorted(
-    p for p in (ROOT / "tests" / "scenarios").iterdir() if p.is_dir()
+    p
+    for p in (ROOT / "tests" / "scenarios").iterdir()
+    if (p / "expected-connectivity.json").is_file()
 )
 
 

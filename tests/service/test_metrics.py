@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import os
 import re
 import shutil
@@ -23,6 +24,15 @@ from exporter.config import ClusterConfig
 from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
+from exporter.core.intent import (
+    DriftEntry,
+    DriftState,
+    ExceptionStatus,
+    IntentReport,
+    TeamMap,
+    Violation,
+)
+from exporter.core.intent.schema import GuardrailException
 from exporter.metrics import (
     FAMILIES,
     PREFIX,
@@ -36,7 +46,8 @@ from exporter.metrics import (
     new_registry,
 )
 from exporter.metrics.flows import FLOW_FAMILIES
-from exporter.serving import Cluster, Service, SourceRead, manifests_reader
+from exporter.serve.clusters import Cluster, SourceRead, manifests_reader
+from exporter.serve.scans import Scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
@@ -45,6 +56,34 @@ DOCS = ROOT / "docs" / "metrics.md"
 
 def _cov(dd: bool, isolated: int) -> DirectionCoverage:
     return DirectionCoverage(dd, isolated, (), (), "")
+
+
+def _intent_report() -> IntentReport:
+    """An intent result for `shop`: one guardrail applying to it (one violation, one
+    exception), one baseline policy modified there, and no label allowlist (so the
+    documented label set of netfence_namespace_info is exact)."""
+    exception = GuardrailException("shop", "migrating", "ops", dt.date(2026, 1, 31), "web")
+    return IntentReport(
+        teams=TeamMap({"shop": "storefront"}),
+        namespace_labels={"shop": {}},
+        label_allowlist=(),
+        violations=(
+            Violation(
+                "prod",
+                "default-deny-egress",
+                "shop",
+                "Namespace shop",
+                "storefront",
+                Severity.HIGH,
+                "m",
+            ),
+        ),
+        exceptions=(ExceptionStatus("prod", exception, expired=False, matched=0),),
+        drift=(DriftEntry("shop", "NetworkPolicy/deny", DriftState.MODIFIED, "m", Severity.HIGH),),
+        intended={("shop", "web", "internet"): "r"},
+        guardrails=("prod",),
+        scope={"prod": ("shop",)},
+    )
 
 
 FULL = ClusterMetrics(
@@ -62,6 +101,25 @@ FULL = ClusterMetrics(
     internet_egress_workloads={"shop": 3},
     policies_by_kind={("shop", "NetworkPolicy"): 5, ("", "GlobalNetworkPolicy"): 1},
     unreadable_kinds=("cilium.io/CiliumNetworkPolicy",),
+    intent=_intent_report(),
+    intended_exposure={"shop": {"internet": 1}},
+    intended_egress={"shop": 2},
+)
+
+
+DEGRADED = ClusterMetrics(
+    cluster="gap",
+    success=True,
+    degraded=True,
+    timestamp=1_700_000_000.0,
+    namespaces=(
+        NamespaceCoverage("seen", 2, _cov(True, 2), _cov(True, 2)),
+        NamespaceCoverage("unseen", 3, _cov(True, 3), _cov(False, 0)),
+    ),
+    exposure={"seen": {"internet": 0}, "unseen": {"internet": 1}},
+    internet_egress_workloads={"seen": 0, "unseen": 2},
+    unknown_coverage={"unseen": [("networking.k8s.io/NetworkPolicy", "unparsable")]},
+    unknown_exposure={"unseen": [("networking.k8s.io/NetworkPolicy", "unparsable")]},
 )
 
 
@@ -105,7 +163,7 @@ def test_docs_and_code_list_the_same_families() -> None:
     the same type and labels, and every documented family is exported."""
     exported = {
         name.removesuffix("_total") if info["type"] == "counter" else name: info
-        for text in (_render(FULL), _flow_render())
+        for text in (_render(FULL, DEGRADED), _flow_render())
         for name, info in _families(text).items()
         if name.startswith(PREFIX)
     }
@@ -132,8 +190,20 @@ def test_values_follow_the_result() -> None:
     assert value("netfence_namespace_default_deny", namespace="shop", direction="ingress") == 1
     assert value("netfence_namespace_default_deny", namespace="shop", direction="egress") == 0
     assert value("netfence_namespace_isolated_pods", namespace="shop", direction="egress") == 1
-    assert value("netfence_exposed_services", namespace="shop", exposure="internet") == 2
-    assert value("netfence_internet_egress_workloads", namespace="shop") == 3
+    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+                 intended="false") == 1  # fmt: skip
+    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+                 intended="true") == 1  # fmt: skip
+    assert value("netfence_exposed_services", namespace="shop", exposure="ingress",
+                 intended="true") == 0  # fmt: skip
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="false") == 1
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="true") == 2
+    assert value("netfence_namespace_info", namespace="shop", team="storefront") == 1
+    assert value("netfence_guardrail_violations", namespace="shop", guardrail="prod") == 1
+    expiry = value("netfence_guardrail_exception_expiry_timestamp_seconds", object="web")
+    assert expiry == dt.datetime(2026, 2, 1, tzinfo=dt.UTC).timestamp()
+    assert value("netfence_baseline_drift", namespace="shop", state="modified") == 1
+    assert value("netfence_baseline_drift", namespace="shop", state="in_sync") == 0
     assert value("netfence_policies", namespace="", kind="GlobalNetworkPolicy") == 1
     assert value("netfence_findings", check="no-default-deny", severity="high") == 2
     assert value("netfence_scan_errors", stage="list") == 1
@@ -154,7 +224,7 @@ def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
 )
 def test_output_passes_promtool() -> None:
     broken = ClusterMetrics(cluster="down", success=False, duration=3.0, errors={"scan": 2})
-    svc = Service(
+    svc = Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")]
     )
     svc.scan("demo")
@@ -177,7 +247,7 @@ def test_a_failing_cluster_keeps_its_last_good_values() -> None:
 
     steady = Cluster("steady", good, "t")
     clock = iter([100.0, 200.0, 300.0, 400.0])
-    svc = Service([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
+    svc = Scanner([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
     svc.scan("flaky")  # t=100, good
     svc.scan("steady")  # t=200
     svc.scan("flaky")  # t=300, fails
@@ -219,14 +289,14 @@ def _get(
 
 
 @pytest.fixture
-def demo_service() -> Service:
-    return Service(
+def demo_scanner() -> Scanner:
+    return Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")],
         ready_grace=3600,
     )
 
 
-def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServer]:
+def _serve(svc: Scanner, web: WebSettings | None = None) -> Iterator[MetricsServer]:
     server = MetricsServer(
         exposition(svc.metrics, "t"),
         "127.0.0.1",
@@ -242,13 +312,13 @@ def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServ
         server.shutdown()
 
 
-def test_health_readiness_and_metrics(demo_service: Service) -> None:
-    for server in _serve(demo_service):
+def test_health_readiness_and_metrics(demo_scanner: Scanner) -> None:
+    for server in _serve(demo_scanner):
         base = f"http://127.0.0.1:{server.port}"
         assert _get(base + "/healthz")[0] == 200
         status, body = _get(base + "/readyz")
         assert status == 503 and "demo" in body
-        demo_service.scan("demo")
+        demo_scanner.scan("demo")
         assert _get(base + "/readyz")[0] == 200
         status, body = _get(base + "/metrics")
         assert status == 200 and 'netfence_namespaces{cluster="demo"} 10.0' in body
@@ -256,17 +326,76 @@ def test_health_readiness_and_metrics(demo_service: Service) -> None:
 
 
 def test_readiness_grace() -> None:
+    """The grace period makes a slow cluster's first scan not hold the others back; it
+    never makes a process with no published answer ready."""
     now = {"t": 0.0}
-    svc = Service(
-        [Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"]
+    svc = Scanner(
+        [Cluster("x", lambda: SourceRead([]), "t"), Cluster("slow", lambda: SourceRead([]), "t")],
+        ready_grace=60,
+        monotonic=lambda: now["t"],
     )
     assert not svc.ready()[0]
     now["t"] = 61
     ok, why = svc.ready()
-    assert ok and "grace" in why
+    assert not ok and "waiting" in why
+    svc.scan("x")
+    ok, why = svc.ready()
+    assert ok and "grace" in why and "slow" in why
 
 
-def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
+def test_not_ready_while_every_scan_fails() -> None:
+    """/readyz is 503 while a cluster's every scan fails, however long it has been."""
+    now = {"t": 0.0}
+
+    def broken() -> SourceRead:
+        raise RuntimeError("cluster unreachable")
+
+    svc = Scanner([Cluster("dead", broken, "t")], ready_grace=60, monotonic=lambda: now["t"])
+    for _ in range(3):
+        svc.scan("dead")
+    now["t"] = 10_000
+    ok, why = svc.ready()
+    assert not ok and "no scan has succeeded" in why
+
+
+def test_unknown_answers_are_absent_not_zero() -> None:
+    """A namespace whose coverage is unknown has no default-deny, isolation, exposure or
+    egress series; coverage_known says 0 and unverified_kinds says why; the scan state is
+    degraded and scan_success 0."""
+    fams = _families(_render(DEGRADED))
+
+    def series(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        samples = fams[name]["samples"]
+        assert isinstance(samples, list)
+        return {tuple(sorted(s.labels.items())): s.value for s in samples}
+
+    for name in (
+        "netfence_namespace_default_deny",
+        "netfence_namespace_isolated_pods",
+        "netfence_exposed_services",
+        "netfence_internet_egress_workloads",
+    ):
+        namespaces = {dict(k)["namespace"] for k in series(name)}
+        assert namespaces == {"seen"}, name
+    known = {
+        dict(k)["namespace"]: v for k, v in series("netfence_namespace_coverage_known").items()
+    }
+    assert known == {"seen": 1, "unseen": 0}
+    exposure = series("netfence_namespace_exposure_known")
+    assert {dict(k)["namespace"]: v for k, v in exposure.items()} == {"seen": 1, "unseen": 0}
+    (why,) = series("netfence_namespace_unverified_kinds")
+    assert dict(why) == {
+        "cluster": "gap",
+        "namespace": "unseen",
+        "kind": "networking.k8s.io/NetworkPolicy",
+        "reason": "unparsable",
+    }
+    states = {dict(k)["state"]: v for k, v in series("netfence_scan_state").items()}
+    assert states == {"success": 0, "degraded": 1, "failure": 0}
+    assert series("netfence_scan_success") == {(("cluster", "gap"),): 0}
+
+
+def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
@@ -279,8 +408,8 @@ def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     web = WebSettings(cert_file=cert, key_file=key, basic_auth_users={"prom": hashed})
     context = ssl.create_default_context(cafile=str(cert))
-    demo_service.scan("demo")
-    for server in _serve(demo_service, web):
+    demo_scanner.scan("demo")
+    for server in _serve(demo_scanner, web):
         base = f"https://127.0.0.1:{server.port}"
         assert _get(base + "/metrics", context=context)[0] == 401
         assert _get(base + "/metrics", "prom:wrong", context)[0] == 401
@@ -342,7 +471,7 @@ def test_the_fast_renderer_writes_what_prometheus_client_writes(openmetrics: boo
 
 def test_results_stay_the_same_objects_until_something_changes() -> None:
     """/metrics caches on the identity of the results: they must not be rebuilt per scrape."""
-    svc = Service([Cluster("never", lambda: SourceRead([]), "t")])
+    svc = Scanner([Cluster("never", lambda: SourceRead([]), "t")])
     first = svc.metrics()
     assert [m.cluster for m in first] == ["never"] and not first[0].success
     assert all(a is b for a, b in zip(first, svc.metrics(), strict=True))

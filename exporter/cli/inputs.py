@@ -22,9 +22,9 @@ from exporter.inputs import (
     from_manifests,
     write_snapshot,
 )
-from exporter.service import UsageError
 from exporter.sources.kubernetes import in_cluster_available
 from exporter.sources.manifests import Progress
+from exporter.usecases import UsageError
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:

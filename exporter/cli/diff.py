@@ -7,21 +7,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from exporter import __version__
+from exporter import __version__, diffing
+from exporter.cli.commands import Command, Subparsers
+from exporter.cli.options import exposure_config, plugin_option
+from exporter.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from exporter.core.diff import severity_of
 from exporter.core.findings import Severity
+from exporter.output import diff_text, sarif
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
-
-def add_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    common_options: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "diff",
         help="what a change does: default-deny, exposures, connections, findings",
@@ -53,20 +51,21 @@ def add_parser(
         help="exit 1 when the head loses default-deny, gains an exposure, or brings a "
         "finding of this severity or higher (default: high; never: always exit 0)",
     )
-    common_options(p)
+    p.add_argument(
+        "--ingress-controller",
+        action="append",
+        metavar="[NS:]K=V,...",
+        help="pods that are ingress controllers or gateways (as for scan)",
+    )
+    plugin_option(p)
 
 
-def run(args: argparse.Namespace, out: TextIO, exposure_config: object) -> int:
-    from exporter import diffing
-    from exporter.core.exposure import ExposureConfig
-    from exporter.output import diff_text, sarif
-
-    assert exposure_config is None or isinstance(exposure_config, ExposureConfig)
+def run(args: argparse.Namespace, out: TextIO) -> int:
     result = diffing.run(
         args.base,
         args.head,
         args.manifests_subdir,
-        exposure_config=exposure_config,
+        exposure_config=exposure_config(args),
         network_plugin=args.network_plugin,
     )
     d = result.diff
@@ -106,3 +105,6 @@ def run(args: argparse.Namespace, out: TextIO, exposure_config: object) -> int:
         )
         return EXIT_USAGE
     return EXIT_FINDINGS if failures else EXIT_OK
+
+
+COMMAND = Command("diff", add_parser, run, exit_fast=True)
