@@ -128,6 +128,25 @@ HELP: dict[str, tuple[str, str]] = {
         "The API server refused to list a kind (403): whatever it holds is not analysed. "
         "Grant get/list/watch on it to netfence.",
     ),
+    Check.UNVERIFIABLE_POLICY: (
+        "Policy that decides an answer could not be read",
+        "An object of a kind that decides coverage or exposure could not be read or "
+        "parsed: the answers of its namespace (every namespace, when cluster-scoped) are "
+        "unknown until it is fixed.",
+    ),
+    Check.GUARDRAIL_VIOLATION: (
+        "Intent guardrail not met",
+        "A guardrail of the intent file is not met (docs/intent.md): fix the policy or "
+        "record a time-boxed exception.",
+    ),
+    Check.EXCEPTION_EXPIRED: (
+        "Guardrail exception expired",
+        "A guardrail exception's expiry date has passed: the guardrail applies again.",
+    ),
+    Check.BASELINE_DRIFT: (
+        "Baseline policy drift",
+        "A baseline policy of the intent file is missing, modified or present under another name.",
+    ),
     DEFAULT_DENY_LOST: (
         "Change loses default-deny",
         "After this change a namespace no longer isolates every pod in this direction.",
@@ -201,9 +220,21 @@ def _uri(source: str, root: Path) -> tuple[str, bool]:
         return path.as_uri(), False
 
 
+def _help() -> dict[str, tuple[str, str]]:
+    """HELP, plus any check added later without help text of its own (its name then
+    stands for it, so a new check never breaks the log)."""
+    out = {str(k): v for k, v in HELP.items()}
+    for check in Check:
+        out.setdefault(str(check), (str(check).replace("-", " ").capitalize(), str(check)))
+    return out
+
+
+RULES = _help()
+
+
 def _rules(severities: dict[str, Severity]) -> list[dict[str, object]]:
     rules: list[dict[str, object]] = []
-    for rule_id, (short, text) in HELP.items():
+    for rule_id, (short, text) in RULES.items():
         severity = severities.get(str(rule_id), Severity.MEDIUM)
         rules.append(
             {
@@ -248,7 +279,7 @@ def _result(
             "artifactLocation": artifact,
             "region": {"startLine": place.line or 1},
         }
-    index = list(HELP).index(rule_id)
+    index = list(RULES).index(rule_id)
     fingerprint = hashlib.sha256(f"{rule_id}\0{namespace}\0{obj}".encode()).hexdigest()
     return {
         "ruleId": rule_id,

@@ -13,11 +13,14 @@ from exporter.core.engine import Engine
 from exporter.sources.manifests import load_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = [ROOT / "examples" / "demo-cluster"] + sorted(
-    p
-    for p in (ROOT / "tests" / "scenarios").iterdir()
-    if (p / "expected-connectivity.json").is_file()
-)
+CASES = [
+    ROOT / "examples" / "demo-cluster",
+    *sorted(
+        p
+        for p in (ROOT / "tests" / "scenarios").iterdir()
+        if (p / "expected-connectivity.json").is_file()
+    ),
+]
 
 
 def _namespace(endpoint: str) -> str | None:
