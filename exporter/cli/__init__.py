@@ -13,6 +13,7 @@
                      --in-cluster, --snapshot-out) for the one-shot commands
     serve.py         `netfence serve`         the long-running service (exporter.serve)
     flows.py         `netfence flows`         Hubble verdicts: replay | watch
+    history.py       `netfence history`       the change log, or the state at a time
 
 Adding a command (say `netfence history`):
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from exporter import __version__, usecases
-from exporter.cli import connectivity, diff, explain, flows, scan, serve
+from exporter.cli import connectivity, diff, explain, flows, history, scan, serve
 from exporter.cli.commands import Command
 from exporter.cli.output import EXIT_USAGE
 from exporter.core.gc_pause import paused_gc
@@ -26,6 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     diff.COMMAND,
     serve.COMMAND,
     flows.COMMAND,
+    history.COMMAND,
 )
 """Every command, in the order `netfence --help` lists them."""
 

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         args.manifests_subdir,
         exposure_config=exposure_config(args),
         network_plugin=args.network_plugin,
+        keep_locations=args.output == "sarif",
     )
     d = result.diff
     failures = d.failures(severity_of(args.fail_on))

@@ -14,7 +14,7 @@ holds while it moves closed hours out, so a scrape never sees a flow twice or no
 
 Semantics (docs/hubble.md):
 - `namespace`/`workload` are those of the endpoint that enforced the verdict: the
-  destination for ingress, the source for egress (ARCHITECTURE.md, metric contract).
+  destination for ingress, the source for egress (docs/architecture.md, metric contract).
 - `policy` is the named deny policy for POLICY_DENY (181), `default-deny` for
   POLICY_DENIED (133, no rule allowed it: attributable only to the policies that
   isolate the endpoint, which `netfence explain --to NS/WORKLOAD` lists), "" for
