@@ -31,7 +31,7 @@ from exporter.core.inventory import (
 from exporter.inputs import Loaded, from_manifests
 from exporter.sources import git
 from exporter.sources.manifests import SUFFIXES, Limits, LoadResult, read_blobs
-from exporter.usecases import ScanReport, UsageError, analyse
+from exporter.usecases import ScanReport, UsageError, analyse, check_inputs
 
 FULL_CONNECTIVITY_LIMIT = 3000
 """Pod classes above which a cluster-wide change does not compare every connection."""
@@ -68,6 +68,7 @@ def read_side(
     repository around `cwd`, read at `subdir` (default: where `head` is in it)."""
     path = Path(spec)
     if path.exists():
+        check_inputs([path])
         return from_manifests([path], keep_raws=True)
     limits = limits or Limits()
     try:
@@ -120,6 +121,7 @@ def run(
     cwd = cwd or Path.cwd()
     if not head_path.exists():
         raise UsageError(f"--head {head_path}: no such file or directory")
+    check_inputs([head_path])
     head = from_manifests([head_path], keep_raws=True)
     base = read_side(base_spec, head_path, subdir, cwd)
     with paused_gc():

@@ -40,7 +40,7 @@ from exporter.core.verification import (
 )
 from exporter.inputs import Loaded, from_manifests
 from exporter.sources.intent import LoadedIntent, load_intent
-from exporter.sources.manifests import LoadResult, Progress
+from exporter.sources.manifests import LoadResult, Progress, input_problems
 
 __all__ = [
     "Category",
@@ -207,12 +207,23 @@ def unknown_coverage_json(ns: NamespaceCoverage, known: Verification) -> dict[st
     return entry
 
 
+def check_inputs(paths: Sequence[Path]) -> None:
+    """UsageError (exit 2, said first, nothing else printed) when `--manifests` names
+    nothing to read: a missing path or an empty directory is not a clean cluster."""
+    problems = input_problems(paths)
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
 Source = Sequence[Path] | Loaded
 """Manifest paths, or objects already read (a live cluster, a snapshot: exporter/inputs.py)."""
 
 
 def _loaded(source: Source, progress: Progress | None = None) -> Loaded:
-    return source if isinstance(source, Loaded) else from_manifests(source, progress)
+    if isinstance(source, Loaded):
+        return source
+    check_inputs(source)
+    return from_manifests(source, progress)
 
 
 def load(

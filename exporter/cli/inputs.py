@@ -24,7 +24,7 @@ from exporter.inputs import (
 )
 from exporter.sources.kubernetes import in_cluster_available
 from exporter.sources.manifests import Progress
-from exporter.usecases import UsageError
+from exporter.usecases import UsageError, check_inputs
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
@@ -95,6 +95,7 @@ def read_input(
     """The objects a one-shot command analyses; writes the snapshot when asked."""
     target = live_target(args)
     if target is None:
+        check_inputs(args.manifests)
         return from_manifests(args.manifests, progress, keep_raws=keep_raws)
 
     def announce(description: str) -> None:
