@@ -1,5 +1,5 @@
 """`scan -o policyreport` against the wgpolicyk8s.io/v1alpha2 CRD schemas policy-reporter
-installs (tests/fixtures/schemas/, see SOURCES.md there)."""
+installs (tests/output/schemas/, see SOURCES.md there)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from exporter.usecases import scan
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
-SCHEMAS = ROOT / "tests" / "fixtures" / "schemas"
+SCHEMAS = ROOT / "tests" / "output" / "schemas"
 
 
 def _crd_schema(name: str) -> dict[str, Any]:

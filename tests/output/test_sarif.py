@@ -1,5 +1,5 @@
 """`scan -o sarif` and `diff -o sarif` against the OASIS SARIF 2.1.0 schema
-(tests/fixtures/schemas/, see SOURCES.md there), with results at the object's line."""
+(tests/output/schemas/, see SOURCES.md there), with results at the object's line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from exporter.core.findings import Check
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
-SCHEMA = json.loads((ROOT / "tests/fixtures/schemas/sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads((ROOT / "tests/output/schemas/sarif-schema-2.1.0.json").read_text())
 
 
 def _sarif(argv: list[str]) -> tuple[int, dict[str, Any]]:
