@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.core.connectivity import Connection, connectivity
+from exporter.core.connectivity import Connection, EndpointFilter, connectivity
 from exporter.core.diff import CLUSTER, PolicyDiff, Side, diff
 from exporter.core.engine import Engine
 from exporter.core.exposure import ExposureConfig
@@ -216,8 +216,10 @@ def _analyse(
             f"{len(engine.classes)} pod classes would have to be compared (over "
             f"{FULL_CONNECTIVITY_LIMIT}); run `netfence connectivity` on each side"
         )
-    else:
-        conns = connectivity(engine, None if wide else changed)
+    elif wide:
+        conns = connectivity(engine)
+    elif changed - {CLUSTER}:
+        conns = connectivity(engine, EndpointFilter(namespaces=tuple(sorted(changed - {CLUSTER}))))
     side = Side.of(
         report.namespaces,
         report.exposures,
