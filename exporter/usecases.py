@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
-from exporter.core.connectivity import Connection, connectivity
+from exporter.core.connectivity import Connection, EndpointFilter, connectivity_blocks
 from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
@@ -38,8 +40,9 @@ from exporter.core.verification import (
     verified_findings,
     verify,
 )
+from exporter.inputs import Loaded, from_manifests
 from exporter.sources.intent import LoadedIntent, load_intent
-from exporter.sources.manifests import LoadResult, Progress, input_problems, load_manifests
+from exporter.sources.manifests import LoadResult, Progress, input_problems
 
 __all__ = [
     "Category",
@@ -214,14 +217,26 @@ def check_inputs(paths: Sequence[Path]) -> None:
         raise UsageError("; ".join(problems))
 
 
+Source = Sequence[Path] | Loaded
+"""Manifest paths, or objects already read (a live cluster, a snapshot: exporter/inputs.py)."""
+
+
+def _loaded(source: Source, progress: Progress | None = None) -> Loaded:
+    if isinstance(source, Loaded):
+        return source
+    check_inputs(source)
+    return from_manifests(source, progress)
+
+
 def load(
-    paths: Sequence[Path], progress: Progress | None = None, network_plugin: str | None = None
+    source: Source, progress: Progress | None = None, network_plugin: str | None = None
 ) -> tuple[LoadResult, Engine]:
-    """`network_plugin` None: detected from the policy kinds present (Cilium kinds ->
-    cilium, Calico kinds -> calico, else generic)."""
-    check_inputs(paths)
-    result = load_manifests(paths, progress=progress)
-    return result, Engine(result.snapshot, network_plugin=network_plugin)
+    """`network_plugin` None: what the live cluster's API groups say, else detected from
+    the policy kinds present (Cilium kinds -> cilium, Calico kinds -> calico, else
+    generic)."""
+    loaded = _loaded(source, progress)
+    plugin = network_plugin or loaded.network_plugin
+    return loaded.result, Engine(loaded.result.snapshot, network_plugin=plugin)
 
 
 def read_intent(path: Path) -> LoadedIntent:
@@ -234,7 +249,7 @@ def read_intent(path: Path) -> LoadedIntent:
 
 
 def scan(
-    paths: Sequence[Path],
+    source: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
@@ -242,14 +257,18 @@ def scan(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
 ) -> ScanReport:
-    check_inputs(paths)
+    """`source`: manifest paths, or what `exporter.inputs` read (a live cluster: its
+    network plugin from the API groups, its unreadable kinds)."""
+    loaded = _loaded(source, progress)
     return analyse(
-        load_manifests(paths, progress=progress),
+        loaded.result,
         exposure_config,
-        network_plugin,
+        network_plugin or loaded.network_plugin,
         exposure,
+        network_plugin_source=None if network_plugin else loaded.network_plugin_source,
         intent=intent,
         today=today,
+        unreadable=loaded.unreadable,
     )
 
 
@@ -262,6 +281,7 @@ def analyse(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
     unreadable: Sequence[str] = (),
+    engine: Engine | None = None,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
@@ -280,6 +300,7 @@ def analyse(
             intent,
             today,
             unreadable,
+            engine,
         )
 
 
@@ -292,8 +313,11 @@ def _analyse(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
     unreadable: Sequence[str] = (),
+    engine: Engine | None = None,
 ) -> ScanReport:
-    engine = Engine(result.snapshot, network_plugin=network_plugin)
+    """`engine`: one already built on `result.snapshot` (the diff reuses it, warm, for
+    the connections)."""
+    engine = engine or Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
     gaps = [Unverified(kind, Reason.UNREADABLE) for kind in unreadable]
@@ -348,17 +372,43 @@ def _analyse(
 
 
 def connections(
-    paths: Sequence[Path],
+    paths: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
 ) -> tuple[list[Connection], list[InputError]]:
+    blocks, errors = connection_blocks(paths, progress, exposure_config, network_plugin, keep)
+    return [c for block in blocks for c in block], errors
+
+
+def connection_blocks(
+    paths: Source,
+    progress: Progress | None = None,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
+    analysis_progress: Progress | None = None,
+) -> tuple[Iterator[list[Connection]], list[InputError]]:
+    """`connections` as blocks to write out one by one (core.connectivity_blocks), in
+    the same order; the connections through the ingress controller come last."""
     result, engine = load(paths, progress, network_plugin)
-    conns = connectivity(engine)
     routed = ExposureAnalysis(engine, exposure_config).run().controller_connections()
-    conns += [Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items() if ports]
-    conns.sort(key=lambda c: (c.src, c.dst))
-    return conns, result.errors
+    through_controller = sorted(
+        (
+            c
+            for c in (Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items())
+            if c.conns and (keep is None or keep.connection(c))
+        ),
+        key=lambda c: (c.src, c.dst),
+    )
+
+    def blocks() -> Iterator[list[Connection]]:
+        yield from connectivity_blocks(engine, keep, analysis_progress)
+        if through_controller:
+            yield through_controller
+
+    return blocks(), result.errors
 
 
 def parse_port(text: str) -> PortQuery:
@@ -377,11 +427,16 @@ def parse_port(text: str) -> PortQuery:
     return PortQuery(protocol, int(number))
 
 
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]+(/[0-9]+)?(-[0-9A-Fa-f:.]+)?")
+
+
 def resolve(engine: Engine, text: str) -> list[Endpoint]:
     """A workload (`ns/name`, `ns/name[Kind]`) or an address, CIDR or range."""
     try:
         wanted: AddressRange | None = parse_address(text)
-    except ValueError:
+    except ValueError as exc:
+        if _ADDRESS_LIKE.fullmatch(text) and any(c in text for c in ".:"):
+            raise UsageError(f"{text}: invalid address ({exc})") from None
         wanted = None
     if wanted is not None:
         hits = [
@@ -394,12 +449,30 @@ def resolve(engine: Engine, text: str) -> list[Endpoint]:
         return list(hits)
     found: list[Endpoint] = list(find_workloads(engine, text))
     if not found:
-        raise UsageError(f"{text}: no such workload (use ns/name or ns/name[Kind])")
+        names = sorted({f"{w.namespace}/{w.name}" for c in engine.classes for w in c.workloads})
+        close = difflib.get_close_matches(text if "/" in text else f"default/{text}", names, 3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UsageError(f"{text}: no such workload (use ns/name or ns/name[Kind]){hint}")
     return found
 
 
+def _as_asked(text: str, endpoint: Endpoint, label: str) -> str:
+    """An address answered as the address asked: `8.8.8.8` lies in an atom such as
+    1.0.0.0-9.255.255.255 that every policy treats alike, and is named as asked."""
+    if not isinstance(endpoint, AddressRange):
+        return label
+    try:
+        asked = parse_address(text)
+    except ValueError:
+        return label
+    inside = endpoint.first <= asked.first and asked.last <= endpoint.last
+    if not inside or (asked.first, asked.last) == (endpoint.first, endpoint.last):
+        return label
+    return f"{text} (in {label}, which every policy treats alike)"
+
+
 def explain_connection(
-    paths: Sequence[Path],
+    paths: Source,
     src: str,
     dst: str,
     port: str | None,
@@ -407,12 +480,19 @@ def explain_connection(
 ) -> tuple[list[Explanation], list[InputError]]:
     result, engine = load(paths, network_plugin=network_plugin)
     query = parse_port(port) if port else None
-    out = [
-        explain(engine, s, d, query)
-        for s in resolve(engine, src)
-        for d in resolve(engine, dst)
-        if s is not d
-    ]
+    out = []
+    for s in resolve(engine, src):
+        for d in resolve(engine, dst):
+            if s is d:
+                continue
+            found = explain(engine, s, d, query)
+            out.append(
+                replace(
+                    found,
+                    src=_as_asked(src, s, found.src),
+                    dst=_as_asked(dst, d, found.dst),
+                )
+            )
     return out, result.errors
 
 
@@ -446,16 +526,20 @@ class Isolation:
 
 
 def explain_isolation(
-    paths: Sequence[Path],
+    paths: Source,
     workload: str,
     direction: Direction,
     network_plugin: str | None = None,
 ) -> tuple[list[Isolation], list[InputError]]:
     """The policies that isolate a workload (`--to` alone: ingress; `--from`: egress)."""
     result, engine = load(paths, network_plugin=network_plugin)
+    asked = resolve(engine, workload)  # invalid address, did-you-mean: said as for pairs
+    if any(isinstance(e, AddressRange) for e in asked):
+        raise UsageError(
+            f"{workload}: an address is never isolated; give both --from and --to to ask "
+            "about a connection"
+        )
     classes = find_workloads(engine, workload)
-    if not classes:
-        raise UsageError(f"{workload}: no such workload (use ns/name or ns/name[Kind])")
     out: list[Isolation] = []
     for cls in classes:
         names = ", ".join(sorted(wl.id for wl in cls.workloads))
@@ -466,7 +550,7 @@ def explain_isolation(
 
 
 def explain_exposure(
-    paths: Sequence[Path],
+    paths: Source,
     service: str,
     category: str,
     exposure_config: ExposureConfig | None = None,

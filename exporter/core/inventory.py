@@ -23,7 +23,6 @@ from exporter.core.model import (
     ObjectRef,
     PodGroup,
     Protocol,
-    Snapshot,
     Workload,
 )
 from exporter.core.names import names_problem
@@ -60,6 +59,7 @@ from exporter.core.services import (
     parse_endpoint_slice,
     parse_service,
 )
+from exporter.core.snapshot import Snapshot
 from exporter.core.verification import kind_label
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -157,6 +157,8 @@ class RawObject:
     obj: Any
     source: str
     document: int | None = None
+    line: int | None = None
+    """1-based line of the document's first content line in its file (SARIF locations)."""
 
 
 class _Bad(ValueError):
