@@ -25,12 +25,17 @@ ready:
   grace: 15m                       # --ready.grace
 log:
   level: info                      # --log.level
+metrics:
+  exposure_info_limit: 10000       # --metrics.exposure-info-limit: netfence_exposure_info
+                                   #   series per cluster (docs/metrics.md, Bounds)
 network_plugin: auto               # --network-plugin: cilium | calico | generic | auto
                                    #   (auto: a live cluster's CRDs, else the policy kinds)
 flows:                             # Hubble verdict counts (docs/hubble.md)
   shard: "0"                       # --flows.shard: this consumer's label when a cluster's
                                    #   flows are split across processes
   top_n: 20                        # --flows.top-n: workloads/policies per namespace
+  max_namespaces: 2000             # --flows.max-namespaces: the rest is namespace="_other"
+  matrix_top_n: 500                # --flows.matrix-top-n: namespace pairs in the matrix
   unused_window: 30d               # --flows.unused-window: exposure unused for this long
   flush_interval: 1m               # --flows.flush-interval: roll-ups to the store
   namespace_ttl: 24h               # --flows.namespace-ttl: series of idle namespaces go
@@ -164,11 +169,14 @@ class Config:
     retries: int = DEFAULT_RETRIES
     ready_grace: float = DEFAULT_READY_GRACE
     log_level: str = "info"
+    exposure_info_limit: int = 10_000
     network_plugin: str | None = None
     """cilium | calico | generic for every cluster; None (`auto`): live clusters from
     their installed CRDs, manifests from the policy kinds present."""
     flows_shard: str = "0"
     flows_top_n: int = DEFAULT_TOP_N
+    flows_max_namespaces: int = 2000
+    flows_matrix_top_n: int = 500
     flows_unused_window: float = DEFAULT_UNUSED_WINDOW
     flows_flush_interval: float = DEFAULT_FLUSH_INTERVAL
     flows_namespace_ttl: float = DEFAULT_NAMESPACE_TTL
@@ -231,13 +239,22 @@ def _read_yaml(path: Path, what: str, problems: list[str]) -> dict[str, Any]:
 
 
 _KNOWN_KEYS = {
-    "": {"web", "store", "scan", "ready", "log", "flows", "network_plugin", "clusters"},
+    "": {"web", "store", "scan", "ready", "log", "metrics", "flows", "network_plugin", "clusters"},
     "web": {"listen_address", "config_file"},
     "store": {"url", "retention"},
     "scan": {"interval", "jitter", "timeout", "page_size", "retries"},
     "ready": {"grace"},
     "log": {"level"},
-    "flows": {"shard", "top_n", "unused_window", "flush_interval", "namespace_ttl"},
+    "metrics": {"exposure_info_limit"},
+    "flows": {
+        "shard",
+        "top_n",
+        "max_namespaces",
+        "matrix_top_n",
+        "unused_window",
+        "flush_interval",
+        "namespace_ttl",
+    },
     "cluster": {
         "name",
         "kubeconfig",
@@ -267,7 +284,7 @@ def load_config(
     for key in sorted(set(file) - _KNOWN_KEYS[""]):
         problems.append(f"config: unknown key {key!r}")
     sections: dict[str, dict[str, Any]] = {}
-    for section in ("web", "store", "scan", "ready", "log", "flows"):
+    for section in ("web", "store", "scan", "ready", "log", "metrics", "flows"):
         value = file.get(section) or {}
         if not isinstance(value, dict):
             problems.append(f"config: {section} must be a mapping")
@@ -345,8 +362,15 @@ def load_config(
         retries=pick("scan_retries", "scan", "retries", DEFAULT_RETRIES, count),
         ready_grace=pick("ready_grace", "ready", "grace", DEFAULT_READY_GRACE, parse_duration),
         log_level=pick("log_level", "log", "level", "info", level),
+        exposure_info_limit=pick(
+            "metrics_exposure_info_limit", "metrics", "exposure_info_limit", 10_000, count
+        ),
         flows_shard=pick("flows_shard", "flows", "shard", "0", shard),
         flows_top_n=pick("flows_top_n", "flows", "top_n", DEFAULT_TOP_N, positive_int),
+        flows_max_namespaces=pick(
+            "flows_max_namespaces", "flows", "max_namespaces", 2000, positive_int
+        ),
+        flows_matrix_top_n=pick("flows_matrix_top_n", "flows", "matrix_top_n", 500, positive_int),
         flows_unused_window=pick(
             "flows_unused_window", "flows", "unused_window", DEFAULT_UNUSED_WINDOW, parse_duration
         ),

@@ -46,6 +46,8 @@ UseKey = tuple[str, str, str]
 class FlowSettings:
     shard: str = "0"
     top_n: int = 20
+    max_namespaces: int = 2000
+    matrix_top_n: int = 500
     unused_window: float = 30 * 86400.0
     """Seconds: a permitted exposure no admitted connection used for this long is unused."""
     namespace_ttl: float = 86400.0
@@ -92,6 +94,8 @@ class FlowConsumer:
                 cluster,
                 shard=settings.shard,
                 top_n=settings.top_n,
+                max_namespaces=settings.max_namespaces,
+                matrix_top_n=settings.matrix_top_n,
                 namespace_ttl_seconds=settings.namespace_ttl,
             )
         )

@@ -223,6 +223,7 @@ class Service:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
+        scan_interval: float | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
         self._store = store
@@ -231,12 +232,15 @@ class Service:
         self._retention_days = retention_days
         self._ready_grace = ready_grace
         self._version = version
+        self._scan_interval = scan_interval
         self._started = monotonic()
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {
             name: _State(
                 errors=dict.fromkeys(STAGES, 0),
-                metrics=ClusterMetrics(name, success=False, errors=dict.fromkeys(STAGES, 0)),
+                metrics=ClusterMetrics(
+                    name, success=False, errors=dict.fromkeys(STAGES, 0), interval=scan_interval
+                ),
             )
             for name in self.clusters
         }
@@ -284,7 +288,11 @@ class Service:
         metrics = new.metrics
         if metrics is not None:
             metrics = dataclasses.replace(
-                metrics, success=new.success, duration=new.duration, errors=new.errors
+                metrics,
+                success=new.success,
+                duration=new.duration,
+                errors=new.errors,
+                interval=self._scan_interval,
             )
         self._states[cluster] = dataclasses.replace(new, metrics=metrics)
 
@@ -352,6 +360,7 @@ class Service:
             errors = Counter(state.errors)
             errors.update(stages)
             metrics = _cluster_metrics(result, dict(errors))
+            metrics = dataclasses.replace(metrics, interval=self._scan_interval)
             self._states[name] = dataclasses.replace(
                 state,
                 attempted=True,
@@ -438,6 +447,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        exposures=tuple(report.exposures),
     )
 
 
@@ -487,10 +497,13 @@ class Server:
             clock=clock,
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
+            scan_interval=config.scan_interval,
         )
         flow_settings = FlowSettings(
             shard=config.flows_shard,
             top_n=config.flows_top_n,
+            max_namespaces=config.flows_max_namespaces,
+            matrix_top_n=config.flows_matrix_top_n,
             unused_window=config.flows_unused_window,
             namespace_ttl=config.flows_namespace_ttl,
         )
@@ -507,7 +520,9 @@ class Server:
             if c.hubble is not None
         }
         fresh = [FlowCollector(self._flow_metrics)] if self.flows else []
-        self.exposition = exposition(self.service.metrics, __version__, fresh)
+        self.exposition = exposition(
+            self.service.metrics, __version__, fresh, config.exposure_info_limit
+        )
         self.service.on_change = self.exposition.warm
         self.service.on_scan = self._after_scan
         jobs = [

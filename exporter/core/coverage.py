@@ -166,6 +166,7 @@ def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Findin
                         f"Namespace {ns.name}",
                         f"{direction} default-deny by {', '.join(genuine)} is undone by "
                         f"{', '.join(side.opened_by)}, which admits every peer on every port",
+                        direction=str(direction),
                     )
                 )
             if not side.default_deny and not side.opened_by:
@@ -176,6 +177,7 @@ def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Findin
                         ns.name,
                         f"Namespace {ns.name}",
                         f"no {direction} default-deny: {side.reason}",
+                        direction=str(direction),
                     )
                 )
     for policy in engine.snapshot.policies:
@@ -240,6 +242,7 @@ def _api_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     f"never match pods (and by default not nodes): "
                     f"{', '.join(str(b) for b in blocks)} admits only addresses outside the "
                     "cluster",
+                    direction=str(rule.direction),
                 )
 
 
@@ -269,6 +272,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     obj,
                     f"{obj} has {direction} rules but policyTypes lacks "
                     f"{direction.value.capitalize()}: they have no effect",
+                    direction=str(direction),
                 )
             continue
         for rule in policy.rules(direction):
@@ -280,6 +284,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     obj,
                     f"{obj} {direction} rule #{rule.index} admits every peer on every port"
                     + (" for every pod of the namespace" if policy.pod_selector.is_empty else ""),
+                    direction=str(direction),
                 )
             yield from _named_port_findings(engine, policy, rule)
     if (
@@ -296,6 +301,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
             f"{obj} has egress rules and no policyTypes, so it also isolates ingress: "
             f"all ingress to its {engine.selected_pods.get(id(policy), 0)} pods is denied "
             "(set policyTypes: [Egress] if that was not meant)",
+            direction="ingress",
         )
     if policy.declared_empty_egress:
         yield Finding(
@@ -305,6 +311,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
             obj,
             f"{obj} declares `egress: []` without policyTypes: egress is NOT isolated "
             "(add policyTypes: [Ingress, Egress] to deny egress)",
+            direction="egress",
         )
 
 
@@ -333,4 +340,5 @@ def _named_port_findings(engine: Engine, policy: Policy, rule: Rule) -> Iterable
                 f"{policy.id} {rule.direction} rule #{rule.index}: named port "
                 f"{match.protocol}/{match.name} matches no container port of the "
                 f"{'selected' if rule.direction is Direction.INGRESS else 'cluster'}'s pods",
+                direction=str(rule.direction),
             )

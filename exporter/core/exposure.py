@@ -876,6 +876,7 @@ class ExposureAnalysis:
                                 policy.id,
                                 f"{policy.id} egress rule #{rule.index} allows "
                                 "every port to every address (ipBlock /0)",
+                                direction="egress",
                             )
                         )
             if Direction.INGRESS in policy.isolates:
@@ -896,6 +897,7 @@ class ExposureAnalysis:
                             _names(cls),
                             f"{_names(cls)} in sensitive namespace {name} admits every namespace "
                             f"on {every.ports} ({', '.join(every.objects) or 'not isolated'})",
+                            direction="ingress",
                         )
                     )
         return found
@@ -938,6 +940,7 @@ class ExposureAnalysis:
                     policy.id,
                     f"{policy.id} ingress rule #{rule.index} admits every namespace to database "
                     f"port(s) {', '.join(map(str, sorted(hits)))}",
+                    direction="ingress",
                 )
         return None
 

@@ -21,8 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import ClusterConfig
 from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
+from exporter.core.exposure import Category, Exposure
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
+from exporter.core.ports import NONE
 from exporter.metrics import (
     FAMILIES,
     PREFIX,
@@ -62,6 +64,8 @@ FULL = ClusterMetrics(
     internet_egress_workloads={"shop": 3},
     policies_by_kind={("shop", "NetworkPolicy"): 5, ("", "GlobalNetworkPolicy"): 1},
     unreadable_kinds=("cilium.io/CiliumNetworkPolicy",),
+    exposures=(Exposure("shop", "web", "Service", Category.INTERNET, True, True, NONE, (), ()),),
+    interval=60.0,
 )
 
 
@@ -132,7 +136,7 @@ def test_values_follow_the_result() -> None:
     assert value("netfence_namespace_default_deny", namespace="shop", direction="ingress") == 1
     assert value("netfence_namespace_default_deny", namespace="shop", direction="egress") == 0
     assert value("netfence_namespace_isolated_pods", namespace="shop", direction="egress") == 1
-    assert value("netfence_exposed_services", namespace="shop", exposure="internet") == 2
+    assert value("netfence_exposures", namespace="shop", exposure="internet") == 2
     assert value("netfence_internet_egress_workloads", namespace="shop") == 3
     assert value("netfence_policies", namespace="", kind="GlobalNetworkPolicy") == 1
     assert value("netfence_findings", check="no-default-deny", severity="high") == 2
@@ -143,7 +147,7 @@ def test_values_follow_the_result() -> None:
 
 def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
     text = _render(FULL)
-    for name in ("namespace_default_deny", "findings", "policies", "exposed_services"):
+    for name in ("namespace_default_deny", "findings", "policies", "exposures", "exposure_info"):
         (help_line,) = [ln for ln in text.splitlines() if ln.startswith(f"# HELP {PREFIX}{name} ")]
         assert "last scheduled scan" in help_line
 
