@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import ClusterConfig
 from exporter.core.flows import DEFAULT_DENY, OTHER_NAMESPACE, Aggregator, FlowsConfig
 from exporter.metrics import ClusterMetrics, NetfenceCollector, new_registry
-from exporter.serving import Cluster, Service, manifests_reader
+from exporter.serve.clusters import Cluster, manifests_reader
+from exporter.serve.scans import Scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
@@ -23,7 +24,7 @@ POLICY_DENIED = 133
 
 
 def _demo(limit: int = 10_000, interval: float | None = 60.0) -> dict[str, list[dict[str, object]]]:
-    svc = Service(
+    svc = Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")],
         scan_interval=interval,
     )

@@ -38,7 +38,8 @@ from exporter.metrics import (
     new_registry,
 )
 from exporter.metrics.flows import FLOW_FAMILIES
-from exporter.serving import Cluster, Service, SourceRead, manifests_reader
+from exporter.serve.clusters import Cluster, SourceRead, manifests_reader
+from exporter.serve.scans import Scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
@@ -158,7 +159,7 @@ def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
 )
 def test_output_passes_promtool() -> None:
     broken = ClusterMetrics(cluster="down", success=False, duration=3.0, errors={"scan": 2})
-    svc = Service(
+    svc = Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")]
     )
     svc.scan("demo")
@@ -181,7 +182,7 @@ def test_a_failing_cluster_keeps_its_last_good_values() -> None:
 
     steady = Cluster("steady", good, "t")
     clock = iter([100.0, 200.0, 300.0, 400.0])
-    svc = Service([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
+    svc = Scanner([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
     svc.scan("flaky")  # t=100, good
     svc.scan("steady")  # t=200
     svc.scan("flaky")  # t=300, fails
@@ -223,14 +224,14 @@ def _get(
 
 
 @pytest.fixture
-def demo_service() -> Service:
-    return Service(
+def demo_scanner() -> Scanner:
+    return Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")],
         ready_grace=3600,
     )
 
 
-def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServer]:
+def _serve(svc: Scanner, web: WebSettings | None = None) -> Iterator[MetricsServer]:
     server = MetricsServer(
         exposition(svc.metrics, "t"),
         "127.0.0.1",
@@ -246,13 +247,13 @@ def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServ
         server.shutdown()
 
 
-def test_health_readiness_and_metrics(demo_service: Service) -> None:
-    for server in _serve(demo_service):
+def test_health_readiness_and_metrics(demo_scanner: Scanner) -> None:
+    for server in _serve(demo_scanner):
         base = f"http://127.0.0.1:{server.port}"
         assert _get(base + "/healthz")[0] == 200
         status, body = _get(base + "/readyz")
         assert status == 503 and "demo" in body
-        demo_service.scan("demo")
+        demo_scanner.scan("demo")
         assert _get(base + "/readyz")[0] == 200
         status, body = _get(base + "/metrics")
         assert status == 200 and 'netfence_namespaces{cluster="demo"} 10.0' in body
@@ -261,7 +262,7 @@ def test_health_readiness_and_metrics(demo_service: Service) -> None:
 
 def test_readiness_grace() -> None:
     now = {"t": 0.0}
-    svc = Service(
+    svc = Scanner(
         [Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"]
     )
     assert not svc.ready()[0]
@@ -270,7 +271,7 @@ def test_readiness_grace() -> None:
     assert ok and "grace" in why
 
 
-def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
+def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
@@ -283,8 +284,8 @@ def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     web = WebSettings(cert_file=cert, key_file=key, basic_auth_users={"prom": hashed})
     context = ssl.create_default_context(cafile=str(cert))
-    demo_service.scan("demo")
-    for server in _serve(demo_service, web):
+    demo_scanner.scan("demo")
+    for server in _serve(demo_scanner, web):
         base = f"https://127.0.0.1:{server.port}"
         assert _get(base + "/metrics", context=context)[0] == 401
         assert _get(base + "/metrics", "prom:wrong", context)[0] == 401
@@ -346,7 +347,7 @@ def test_the_fast_renderer_writes_what_prometheus_client_writes(openmetrics: boo
 
 def test_results_stay_the_same_objects_until_something_changes() -> None:
     """/metrics caches on the identity of the results: they must not be rebuilt per scrape."""
-    svc = Service([Cluster("never", lambda: SourceRead([]), "t")])
+    svc = Scanner([Cluster("never", lambda: SourceRead([]), "t")])
     first = svc.metrics()
     assert [m.cluster for m in first] == ["never"] and not first[0].success
     assert all(a is b for a, b in zip(first, svc.metrics(), strict=True))

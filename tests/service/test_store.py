@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, text
 
 from exporter.config import ClusterConfig
 from exporter.core.flows import RollupRow
-from exporter.serving import Cluster, Service, SourceRead, manifests_reader, policy_digests
+from exporter.serve.clusters import Cluster, SourceRead, manifests_reader
+from exporter.serve.scans import Scanner, policy_digests
 from exporter.sources.manifests import read_objects
 from exporter.store import (
     SCHEMA_VERSION,
@@ -208,7 +209,7 @@ def test_the_service_records_every_scan(tmp_path: Path) -> None:
             raise ConnectionError("API server went away")
         return good()
 
-    svc = Service([Cluster("demo", flaky, "test")], store, clock=lambda: 5000.0)
+    svc = Scanner([Cluster("demo", flaky, "test")], store, clock=lambda: 5000.0)
     assert svc.scan("demo") is not None
     assert svc.scan("demo") is None
     try:

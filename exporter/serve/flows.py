@@ -1,5 +1,5 @@
 """The Hubble half of `netfence serve`: one `FlowConsumer` per cluster with a `hubble:`
-source, wired from the layers like `exporter.serving` wires the scans.
+source, wired from the layers like `exporter.serve.scans` wires the scans.
 
     consumer thread: replay files (once) -> RelayStream.run() -> FlowHandler -> Aggregator
     scrape:          FlowConsumer.metrics() -> FlowMetrics (snapshot + joins) -> FlowCollector
@@ -32,9 +32,9 @@ from exporter.core.flows import (
     unused_exposures,
 )
 from exporter.metrics.flows import FlowMetrics
-from exporter.service import ScanReport
 from exporter.sources import hubble
 from exporter.store.flows import FlowStore
+from exporter.usecases import ScanReport
 
 log = logging.getLogger(__name__)
 
