@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := examples/demo-cluster
+DEMO_INTENT := examples/intent/intent.yaml
 DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
@@ -44,7 +45,7 @@ unit: venv system-deps
 test: lint typecheck layers unit
 
 demo: venv
-	$(BIN)/netfence scan --manifests $(DEMO_DIR) -o table; rc=$$?; \
+	$(BIN)/netfence scan --manifests $(DEMO_DIR) --intent $(DEMO_INTENT) -o table; rc=$$?; \
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
 	@mkdir -p $(DEMO_STATE)

@@ -12,6 +12,7 @@ from exporter import usecases
 from exporter.cli.commands import Command, Subparsers
 from exporter.cli.options import add_hubble_flags
 from exporter.cli.output import EXIT_OK, EXIT_USAGE, dump_json, table
+from exporter.core.flows import DEFAULT_TOP_N
 
 
 def _hubble_target(args: argparse.Namespace) -> object:
@@ -42,9 +43,10 @@ def add_parser(sub: Subparsers) -> None:
             "--top-n",
             dest="top_n",
             type=int,
-            default=20,
+            default=DEFAULT_TOP_N,
             metavar="N",
-            help="workloads and policies per namespace with their own label (default 20)",
+            help="workloads and policies per namespace with their own label "
+            f"(default {DEFAULT_TOP_N})",
         )
 
     replay = fsub.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TextIO
 
 from exporter import usecases
@@ -27,6 +28,13 @@ def add_parser(sub: Subparsers) -> None:
         help="exit 1 when a finding has this severity or higher (default: high)",
     )
     scan.add_argument(
+        "--intent",
+        type=Path,
+        metavar="FILE",
+        help="intent file (teams, guardrails, intended exposures, baseline): its "
+        "violations and drift become findings (docs/intent.md)",
+    )
+    scan.add_argument(
         "--no-exposure",
         action="store_true",
         help="coverage and policy findings only: skip the exposure analysis",
@@ -34,12 +42,14 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    intent = usecases.read_intent(args.intent) if args.intent else None
     report = usecases.scan(
         args.manifests,
         progress(args),
         exposure_config=exposure_config(args),
         network_plugin=args.network_plugin,
         exposure=not args.no_exposure,
+        intent=intent,
     )
     if args.output == "json":
         dump_json(report.to_json(), out)
@@ -86,6 +96,8 @@ def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
     )
     if report.exposure_analysed:
         _exposure_table(report, out)
+    if report.intent is not None:
+        out.write("".join(f"{line}\n" for line in report.intent.lines()))
     if report.findings:
         out.write(f"\nFINDINGS ({len(report.findings)})\n")
         for f in report.findings:

@@ -61,9 +61,9 @@ def kubernetes_reader(config: ClusterConfig, settings: Config) -> Reader:
     )
     source = live.KubernetesSource(
         factory,
-        page_size=settings.page_size,
-        retries=settings.retries,
-        timeout_seconds=settings.scan_timeout,
+        page_size=settings.scan.page_size,
+        retries=settings.scan.retries,
+        timeout_seconds=settings.scan.timeout,
     )
 
     def read() -> SourceRead:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.config import HubbleConfig
+from exporter.config import FlowSettings, HubbleConfig
 from exporter.core.flows import (
     Aggregator,
     FlowsConfig,
@@ -40,17 +40,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 UseKey = tuple[str, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class FlowSettings:
-    shard: str = "0"
-    top_n: int = 20
-    max_namespaces: int = 2000
-    matrix_top_n: int = 500
-    unused_window: float = 30 * 86400.0
-    """Seconds: a permitted exposure no admitted connection used for this long is unused."""
-    namespace_ttl: float = 86400.0
 
 
 @dataclass(frozen=True, slots=True)

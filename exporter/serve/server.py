@@ -13,7 +13,7 @@ from exporter.config import Config
 from exporter.metrics import FlowCollector, FlowMetrics, MetricsServer, WebSettings, exposition
 from exporter.scheduler import Job, Scheduler
 from exporter.serve.clusters import cluster_from_config
-from exporter.serve.flows import FlowConsumer, FlowSettings
+from exporter.serve.flows import FlowConsumer
 from exporter.serve.scans import Clock, Scanner, ScanResult
 from exporter.store import Store
 
@@ -36,21 +36,13 @@ class Server:
             clock=clock,
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
-            scan_interval=config.scan_interval,
-        )
-        flow_settings = FlowSettings(
-            shard=config.flows_shard,
-            top_n=config.flows_top_n,
-            max_namespaces=config.flows_max_namespaces,
-            matrix_top_n=config.flows_matrix_top_n,
-            unused_window=config.flows_unused_window,
-            namespace_ttl=config.flows_namespace_ttl,
+            scan_interval=config.scan.interval,
         )
         self.flows = {
             c.name: FlowConsumer(
                 c.name,
                 c.hubble,
-                flow_settings,
+                config.flows,
                 self.store.flows,
                 clock=clock,
                 on_error=functools.partial(self.scanner.count, c.name),
@@ -68,8 +60,8 @@ class Server:
             Job(
                 id=c.name,
                 run=_job(self.scanner, c.name),
-                interval_seconds=config.scan_interval,
-                jitter_seconds=min(config.scan_jitter, config.scan_interval / 2),
+                interval_seconds=config.scan.interval,
+                jitter_seconds=min(config.scan.jitter, config.scan.interval / 2),
             )
             for c in clusters
         ]
@@ -78,8 +70,8 @@ class Server:
                 Job(
                     id=FLUSH_JOB,
                     run=self._flush_flows,
-                    interval_seconds=config.flows_flush_interval,
-                    first_delay_seconds=config.flows_flush_interval,
+                    interval_seconds=config.flows.flush_interval,
+                    first_delay_seconds=config.flows.flush_interval,
                 )
             )
         self.scheduler = Scheduler(jobs, on_problem=self._job_problem)

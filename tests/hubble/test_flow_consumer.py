@@ -14,9 +14,9 @@ import pytest
 from observer_server import FlowGenerator, ObserverServer, Script, counted, lost, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config import HubbleConfig, load_config
+from exporter.config import FlowSettings, HubbleConfig, load_config
 from exporter.core.inventory import build_snapshot
-from exporter.serve.flows import FlowConsumer, FlowSettings
+from exporter.serve.flows import FlowConsumer
 from exporter.serve.server import Server
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.manifests import LoadResult, read_objects

@@ -160,4 +160,4 @@ def test_hubble_values_give_serve_a_relay_source(tmp_path: Path) -> None:
     config = load_config(local, in_cluster_available=lambda: False)
     (cluster,) = config.clusters
     assert cluster.hubble is not None and cluster.hubble.cert_file == certs / "tls.crt"
-    assert config.flows_top_n == 20 and config.flows_unused_window == 30 * 86400
+    assert config.flows.top_n == 20 and config.flows.unused_window == 30 * 86400
