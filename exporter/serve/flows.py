@@ -238,4 +238,9 @@ class FlowConsumer:
             up=self.up,
             unused_exposures=joins.unused,
             default_deny_forwarded=joins.disagreements,
+            last_event=self._last_event(),
         )
+
+    def _last_event(self) -> float | None:
+        window = self.stream.handler.window if self.stream is not None else None
+        return float(window.newest) if window is not None and window.newest else None
