@@ -27,7 +27,15 @@ from exporter.core.inventory import RawObject, build_snapshot
 from exporter.metrics import ClusterMetrics
 from exporter.serve.clusters import Cluster
 from exporter.sources.manifests import LoadResult
-from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+from exporter.store import (
+    ExposureRow,
+    FindingRow,
+    NamespaceRow,
+    PolicyDigest,
+    ScanRecord,
+    Store,
+    StoreError,
+)
 from exporter.usecases import ScanReport, analyse
 
 log = logging.getLogger(__name__)
@@ -125,23 +133,26 @@ class Scanner:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
-        scan_interval: float | None = None,
+        scan_interval: float = 0.0,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._scan_interval = scan_interval
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
         self._retention_days = retention_days
         self._ready_grace = ready_grace
         self._version = version
-        self._scan_interval = scan_interval
         self._started = monotonic()
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {
             name: _State(
                 errors=dict.fromkeys(STAGES, 0),
                 metrics=ClusterMetrics(
-                    name, success=False, errors=dict.fromkeys(STAGES, 0), interval=scan_interval
+                    name,
+                    success=False,
+                    errors=dict.fromkeys(STAGES, 0),
+                    interval=scan_interval or None,
                 ),
             )
             for name in self.clusters
@@ -194,7 +205,7 @@ class Scanner:
                 success=new.success,
                 duration=new.duration,
                 errors=new.errors,
-                interval=self._scan_interval,
+                interval=self._scan_interval or None,
             )
         self._states[cluster] = dataclasses.replace(new, metrics=metrics)
 
@@ -241,6 +252,7 @@ class Scanner:
                     success=False,
                     error=message,
                     version=self._version,
+                    interval_seconds=self._scan_interval,
                 )
             )
             self._changed()
@@ -262,7 +274,7 @@ class Scanner:
             errors = Counter(state.errors)
             errors.update(stages)
             metrics = _cluster_metrics(result, dict(errors))
-            metrics = dataclasses.replace(metrics, interval=self._scan_interval)
+            metrics = dataclasses.replace(metrics, interval=self._scan_interval or None)
             self._states[name] = dataclasses.replace(
                 state,
                 attempted=True,
@@ -284,7 +296,7 @@ class Scanner:
             result.list_seconds,
             result.analysis_seconds,
         )
-        self._persist(_record(result, self._version))
+        self._persist(_record(result, self._version, self._scan_interval))
         if self.on_scan is not None:
             try:
                 self.on_scan(result)
@@ -353,7 +365,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
     )
 
 
-def _record(result: ScanResult, version: str) -> ScanRecord:
+def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanRecord:
     report = result.report
     return ScanRecord(
         cluster=result.cluster,
@@ -380,4 +392,16 @@ def _record(result: ScanResult, version: str) -> ScanRecord:
         policies=result.policies,
         input_errors=len(report.errors),
         version=version,
+        exposures=tuple(
+            sorted(
+                {
+                    ExposureRow(e.namespace, f"{e.kind}/{e.name}", str(e.category))
+                    for e in report.exposures
+                    if e.permitted
+                },
+                key=lambda e: (e.namespace, e.object, e.category),
+            )
+        ),
+        unreadable_kinds=tuple(result.unreadable),
+        interval_seconds=interval,
     )

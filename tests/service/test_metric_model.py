@@ -23,7 +23,7 @@ FORWARDED, DROPPED = 1, 2
 POLICY_DENIED = 133
 
 
-def _demo(limit: int = 10_000, interval: float | None = 60.0) -> dict[str, list[dict[str, object]]]:
+def _demo(limit: int = 10_000, interval: float = 60.0) -> dict[str, list[dict[str, object]]]:
     svc = Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")],
         scan_interval=interval,
@@ -114,7 +114,7 @@ def test_exposure_info_names_the_exposed_objects_and_counts_what_the_cap_drops()
 def test_scan_interval_is_exported() -> None:
     fams = _demo(interval=300.0)
     assert fams["netfence_scan_interval_seconds"] == [{"cluster": "demo", "value": 300.0}]
-    assert "netfence_scan_interval_seconds" not in {n for n, v in _demo(interval=None).items() if v}
+    assert "netfence_scan_interval_seconds" not in {n for n, v in _demo(interval=0.0).items() if v}
 
 
 def test_a_cluster_without_a_scan_exports_its_interval() -> None:
