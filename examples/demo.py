@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"demo: Hubble Relay stand-in on 127.0.0.1:{relay.port}; a burst of "
         f"{args.burst_rate:g} denied connections/s in namespace payments starts in "
-        f"{args.burst_after:g}s and lasts {args.burst_seconds:g}s",
+        f"{args.burst_after:g}s (burst_at={relay.started + args.burst_after:.3f}) and lasts "
+        f"{args.burst_seconds:g}s",
         file=sys.stderr,
         flush=True,
     )

@@ -7,8 +7,8 @@ generated continuously with current timestamps from the demo's traffic table
 panels and alerts always have data. After `burst_after` seconds it adds a burst of
 denied connections in one namespace (`sandbox/debug-shell` -> `payments/ledger`, dropped
 by payments' default-deny) for `burst_seconds`: what NetfenceDeniedConnectionSpike is
-for. Once, a few seconds after start, it reports lost events (a ring-buffer overrun), so
-the lost-events panels have a series.
+for. Once, 5 seconds after the first client connects, it reports lost events (a
+ring-buffer overrun), so the lost-events panels have a series.
 
 Like Relay: `follow` keeps the stream open, `since` replays what is still buffered (the
 last 10 minutes), the `event_type` whitelist is applied. It binds 127.0.0.1 on a free
@@ -115,6 +115,8 @@ class DemoRelay(observer_pb2_grpc.ObserverServicer):
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._lost_sent = False
+        self._client_since = 0.0
+        """When the first client started streaming (the lost events come 5 s later)."""
         self._server: grpc.Server | None = None
         self.port = 0
 
@@ -136,7 +138,7 @@ class DemoRelay(observer_pb2_grpc.ObserverServicer):
             while self._burst_owed >= 1:
                 self._burst_owed -= 1
                 out.append(_response(row, now))
-        if not self._lost_sent and elapsed >= 5:
+        if not self._lost_sent and self._client_since and now - self._client_since >= 5:
             self._lost_sent = True
             out.append(_lost(now, 42))
         return out
@@ -169,6 +171,7 @@ class DemoRelay(observer_pb2_grpc.ObserverServicer):
         types = _types(request)
         since = request.since.seconds if request.HasField("since") else None
         with self._cond:
+            self._client_since = self._client_since or self.clock()
             cursor = self._next  # follow from now, like Relay without `since`
             if since is not None:
                 cursor = next((q for q, t, _ in self._buffer if t >= since), self._next)
