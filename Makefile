@@ -50,7 +50,7 @@ demo: venv
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
 	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops);"
 	@echo "Hubble traffic keeps flowing; a burst of denied connections in payments starts after $${DEMO_BURST_AFTER:-90}s"
-	$(BIN)/python examples/demo.py --listen 127.0.0.1:$(DEMO_PORT) --state $(DEMO_STATE) \
+	$(BIN)/python examples/demo.py --listen 127.0.0.1:$(DEMO_PORT) --state $(DEMO_STATE) --intent $(DEMO_INTENT) \
 	  --scan-interval 1m || test $$? -eq 130
 
 bench: venv

@@ -11,6 +11,7 @@
    the replayed file and the stand-in's stream.
 
 Usage: python examples/demo.py [--listen HOST:PORT] [--state DIR] [--scan-interval 1m]
+                               [--intent FILE]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", default="127.0.0.1:9873", help="netfence's /metrics address")
     parser.add_argument("--state", type=Path, default=Path("demo-out"), help="store and flows")
     parser.add_argument("--scan-interval", default="1m")
+    parser.add_argument("--intent", type=Path, default=ROOT / "examples" / "intent" / "intent.yaml")
     parser.add_argument("--burst-after", type=float, default=_env("DEMO_BURST_AFTER", 90))
     parser.add_argument("--burst-seconds", type=float, default=_env("DEMO_BURST_SECONDS", 600))
     parser.add_argument("--burst-rate", type=float, default=_env("DEMO_BURST_RATE", 20))
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 "serve",
                 "--manifests", str(ROOT / "examples" / "demo-cluster"),
                 "--cluster-name", "demo",
+                "--intent", str(args.intent),
                 "--hubble.replay", str(recorded),
                 "--hubble.address", f"127.0.0.1:{relay.port}",
                 "--web.listen-address", args.listen,

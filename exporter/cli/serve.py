@@ -107,6 +107,13 @@ def add_parser(sub: Subparsers) -> None:
         help="which policy APIs the cluster enforces (default auto: from the installed CRDs "
         "of a live cluster, from the policy kinds present in manifests)",
     )
+    flag(
+        "--intent",
+        dest="intent",
+        metavar="FILE",
+        help="intent file: teams, guardrails with exceptions, intended exposures, baseline "
+        "(docs/intent.md); the same for every cluster",
+    )
     hubble = p.add_argument_group(
         "Hubble flows", "policy verdicts counted from Hubble Relay (docs/hubble.md)"
     )

@@ -25,6 +25,7 @@ ready:
   grace: 15m                       # --ready.grace
 log:
   level: info                      # --log.level
+intent: intent.yaml                # --intent: teams, guardrails, baseline (docs/intent.md)
 metrics:
   exposure_info_limit: 10000       # --metrics.exposure-info-limit: netfence_exposure_info
                                    #   series per cluster (docs/metrics.md, Bounds)
@@ -67,6 +68,7 @@ The package:
     clusters.py  the clusters to scan (flags, a clusters: list, or in-cluster)
     hubble.py    a cluster's Hubble source, from flags or the file, and its checks
     web.py       the exporter-toolkit web config file (TLS, basic auth)
+    intent.py    the intent file (--intent / intent:), validated with the rest
 """
 
 from exporter.config.hubble import hubble_from_flags, hubble_problems

@@ -10,6 +10,7 @@ from typing import Any
 
 from exporter.config.clusters import clusters
 from exporter.config.files import read_yaml
+from exporter.config.intent import intent
 from exporter.config.settings import (
     DEFAULT_LISTEN,
     DEFAULT_LOG_LEVEL,
@@ -44,7 +45,7 @@ _SECTION_KEYS = {
     "metrics": {"exposure_info_limit"},
     "flows": {f.name for f in fields(FlowSettings)},
 }
-_TOP_KEYS = {*_SECTION_KEYS, "network_plugin", "clusters"}
+_TOP_KEYS = {*_SECTION_KEYS, "network_plugin", "clusters", "intent"}
 
 
 def load_config(
@@ -148,6 +149,7 @@ def load_config(
     if flows.flush_interval <= 0:
         problems.append("flows.flush_interval must be more than 0")
     found = clusters(flags, file, base, problems, in_cluster_available)
+    loaded_intent = intent(flags, file, base, problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -163,4 +165,5 @@ def load_config(
         exposure_info_limit=info_limit,
         network_plugin=plugin,
         flows=flows,
+        intent=loaded_intent,
     )

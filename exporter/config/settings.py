@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exporter.core.flows import DEFAULT_NAMESPACE_TTL_SECONDS, DEFAULT_TOP_N
 
@@ -20,6 +20,9 @@ DEFAULT_STORE = "sqlite:///netfence.db"
 DEFAULT_RETENTION_DAYS = 400.0
 DEFAULT_READY_GRACE = 900.0
 DEFAULT_LOG_LEVEL = "info"
+
+if TYPE_CHECKING:
+    from exporter.sources.intent import LoadedIntent
 
 Flags = Mapping[str, Any]
 """argparse dest -> value (None when the flag was not given)."""
@@ -135,3 +138,5 @@ class Config:
     """cilium | calico | generic for every cluster; None (`auto`): live clusters from
     their installed CRDs, manifests from the policy kinds present."""
     flows: FlowSettings = field(default_factory=FlowSettings)
+    intent: LoadedIntent | None = None
+    """The intent file (teams, guardrails, baseline), the same for every cluster."""

@@ -19,7 +19,9 @@ from prometheus_client.registry import Collector
 from exporter.core.coverage import NamespaceCoverage
 from exporter.core.exposure import Category, Exposure
 from exporter.core.findings import Finding
+from exporter.core.intent import IntentReport
 from exporter.core.model import Direction
+from exporter.metrics.intent import INTENT_FAMILIES, intent_families
 
 PREFIX = "netfence_"
 _FROM_SCAN = " Value from the last scheduled scan (see netfence_scan_timestamp_seconds)."
@@ -44,6 +46,12 @@ class ClusterMetrics:
     internet_egress_workloads: Mapping[str, int] = field(default_factory=dict)
     policies_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
     unreadable_kinds: Sequence[str] = ()
+    intent: IntentReport | None = None
+    """The distance to the intent file (serve --intent), when one is configured."""
+    intended_exposure: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """namespace -> category -> permitted exposures the intent declares intended."""
+    intended_egress: Mapping[str, int] = field(default_factory=dict)
+    """namespace -> workloads whose internet egress the intent declares intended."""
     exposures: Sequence[Exposure] = ()
     """Every exposure of the last scan (permitted ones become `netfence_exposure_info`)."""
     interval: float | None = None
@@ -101,9 +109,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "exposures": (
         "gauge",
         "Permitted exposures of the namespace's objects (Services, and workloads with "
-        "hostNetwork/hostPort) by category. Categories overlap: all_namespaces is a subset "
-        "of other_namespaces and one object can be in several, so never sum across "
-        "exposure." + _FROM_SCAN,
+        "hostNetwork/hostPort) by category; intended=true: declared intended in the intent "
+        "file. Categories overlap: all_namespaces is a subset of other_namespaces and one "
+        "object can be in several, so never sum across exposure." + _FROM_SCAN,
     ),
     "exposure_info": (
         "gauge",
@@ -117,7 +125,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "internet_egress_workloads": (
         "gauge",
-        "Workloads of the namespace that can reach public addresses." + _FROM_SCAN,
+        "Workloads of the namespace that can reach public addresses; intended=true: "
+        "declared intended in the intent file." + _FROM_SCAN,
     ),
     "policies": ("gauge", "Policy objects by namespace and kind." + _FROM_SCAN),
     "findings": (
@@ -126,6 +135,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "none). Every namespace has a series (0) for each check, severity and direction "
         "found anywhere in the cluster." + _FROM_SCAN,
     ),
+    **INTENT_FAMILIES,
 }
 
 
@@ -167,10 +177,10 @@ class NetfenceCollector(Collector):
         default_deny = _gauge("namespace_default_deny", ["cluster", "namespace", "direction"])
         pods = _gauge("namespace_pods", ["cluster", "namespace"])
         isolated = _gauge("namespace_isolated_pods", ["cluster", "namespace", "direction"])
-        exposed = _gauge("exposures", ["cluster", "namespace", "exposure"])
+        exposed = _gauge("exposures", ["cluster", "namespace", "exposure", "intended"])
         info = _gauge("exposure_info", ["cluster", "namespace", "object", "kind", "exposure"])
         info_dropped = _gauge("exposure_info_dropped", ["cluster"])
-        egress = _gauge("internet_egress_workloads", ["cluster", "namespace"])
+        egress = _gauge("internet_egress_workloads", ["cluster", "namespace", "intended"])
         policies = _gauge("policies", ["cluster", "namespace", "kind"])
         findings = _gauge("findings", ["cluster", "namespace", "check", "severity", "direction"])
 
@@ -203,10 +213,16 @@ class NetfenceCollector(Collector):
             categories = [str(cat) for cat in Category]
             for ns_name in _with_extra(names, r.exposure):
                 by_category = r.exposure.get(ns_name, {})
+                meant = r.intended_exposure.get(ns_name, {})
                 for category in _with_extra(categories, by_category):
-                    exposed.add_metric([c, ns_name, category], by_category.get(category, 0))
+                    count, n = by_category.get(category, 0), meant.get(category, 0)
+                    exposed.add_metric([c, ns_name, category, "false"], count - n)
+                    exposed.add_metric([c, ns_name, category, "true"], n)
             for ns_name in _with_extra(names, r.internet_egress_workloads):
-                egress.add_metric([c, ns_name], r.internet_egress_workloads.get(ns_name, 0))
+                count = r.internet_egress_workloads.get(ns_name, 0)
+                n = r.intended_egress.get(ns_name, 0)
+                egress.add_metric([c, ns_name, "false"], count - n)
+                egress.add_metric([c, ns_name, "true"], n)
             known = set(names)
             by_kind = r.policies_by_kind
             kinds = sorted({"NetworkPolicy"} | {k for (n, k) in by_kind if n})
@@ -248,6 +264,7 @@ class NetfenceCollector(Collector):
             policies,
             findings,
         )
+        yield from intent_families(results)
 
 
 def _with_extra(names: Sequence[str], data: Mapping[str, object]) -> list[str]:

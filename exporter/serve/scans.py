@@ -11,6 +11,7 @@ failure is counted, `netfence_scan_success` goes to 0 and the last good values s
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -36,7 +37,7 @@ from exporter.store import (
     Store,
     StoreError,
 )
-from exporter.usecases import ScanReport, analyse
+from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,12 @@ class Scanner:
         ready_grace: float = 900.0,
         version: str = __version__,
         scan_interval: float = 0.0,
+        intent: LoadedIntent | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
         self._scan_interval = scan_interval
+        self._intent = intent
+        """The same intent (guardrails, baseline) for every cluster of the fleet."""
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
@@ -223,6 +227,8 @@ class Scanner:
                 LoadResult(snapshot, [*read.errors, *build_errors]),
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
+                intent=self._intent,
+                today=dt.datetime.fromtimestamp(started_at, dt.UTC).date(),
             )
             report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
@@ -361,6 +367,11 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        intent=report.intent,
+        intended_exposure=report.intent.intended_counts(report.exposures) if report.intent else {},
+        intended_egress=(
+            report.intent.intended_egress_counts(report.internet_egress) if report.intent else {}
+        ),
         exposures=tuple(report.exposures),
     )
 

@@ -36,6 +36,7 @@ class Server:
             clock=clock,
             retention_days=config.retention_days,
             ready_grace=config.ready_grace,
+            intent=config.intent,
             scan_interval=config.scan.interval,
         )
         self.flows = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import os
 import re
 import shutil
@@ -24,6 +25,15 @@ from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
 from exporter.core.exposure import Category, Exposure
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
+from exporter.core.intent import (
+    DriftEntry,
+    DriftState,
+    ExceptionStatus,
+    IntentReport,
+    TeamMap,
+    Violation,
+)
+from exporter.core.intent.schema import GuardrailException
 from exporter.core.ports import NONE
 from exporter.metrics import (
     FAMILIES,
@@ -50,6 +60,34 @@ def _cov(dd: bool, isolated: int) -> DirectionCoverage:
     return DirectionCoverage(dd, isolated, (), (), "")
 
 
+def _intent_report() -> IntentReport:
+    """An intent result for `shop`: one guardrail applying to it (one violation, one
+    exception), one baseline policy modified there, and no label allowlist (so the
+    documented label set of netfence_namespace_info is exact)."""
+    exception = GuardrailException("shop", "migrating", "ops", dt.date(2026, 1, 31), "web")
+    return IntentReport(
+        teams=TeamMap({"shop": "storefront"}),
+        namespace_labels={"shop": {}},
+        label_allowlist=(),
+        violations=(
+            Violation(
+                "prod",
+                "default-deny-egress",
+                "shop",
+                "Namespace shop",
+                "storefront",
+                Severity.HIGH,
+                "m",
+            ),
+        ),
+        exceptions=(ExceptionStatus("prod", exception, expired=False, matched=0),),
+        drift=(DriftEntry("shop", "NetworkPolicy/deny", DriftState.MODIFIED, "m", Severity.HIGH),),
+        intended={("shop", "web", "internet"): "r"},
+        guardrails=("prod",),
+        scope={"prod": ("shop",)},
+    )
+
+
 FULL = ClusterMetrics(
     cluster="prod",
     success=True,
@@ -67,6 +105,9 @@ FULL = ClusterMetrics(
     unreadable_kinds=("cilium.io/CiliumNetworkPolicy",),
     exposures=(Exposure("shop", "web", "Service", Category.INTERNET, True, True, NONE, (), ()),),
     interval=60.0,
+    intent=_intent_report(),
+    intended_exposure={"shop": {"internet": 1}},
+    intended_egress={"shop": 2},
 )
 
 
@@ -137,8 +178,20 @@ def test_values_follow_the_result() -> None:
     assert value("netfence_namespace_default_deny", namespace="shop", direction="ingress") == 1
     assert value("netfence_namespace_default_deny", namespace="shop", direction="egress") == 0
     assert value("netfence_namespace_isolated_pods", namespace="shop", direction="egress") == 1
-    assert value("netfence_exposures", namespace="shop", exposure="internet") == 2
-    assert value("netfence_internet_egress_workloads", namespace="shop") == 3
+    assert value("netfence_exposures", namespace="shop", exposure="internet",
+                 intended="false") == 1  # fmt: skip
+    assert value("netfence_exposures", namespace="shop", exposure="internet",
+                 intended="true") == 1  # fmt: skip
+    assert value("netfence_exposures", namespace="shop", exposure="ingress",
+                 intended="true") == 0  # fmt: skip
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="false") == 1
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="true") == 2
+    assert value("netfence_namespace_info", namespace="shop", team="storefront") == 1
+    assert value("netfence_guardrail_violations", namespace="shop", guardrail="prod") == 1
+    expiry = value("netfence_guardrail_exception_expiry_timestamp_seconds", object="web")
+    assert expiry == dt.datetime(2026, 2, 1, tzinfo=dt.UTC).timestamp()
+    assert value("netfence_baseline_drift", namespace="shop", state="modified") == 1
+    assert value("netfence_baseline_drift", namespace="shop", state="in_sync") == 0
     assert value("netfence_policies", namespace="", kind="GlobalNetworkPolicy") == 1
     assert value("netfence_findings", check="no-default-deny", severity="high") == 2
     assert value("netfence_scan_errors", stage="list") == 1

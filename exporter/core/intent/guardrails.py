@@ -121,6 +121,8 @@ class GuardrailResult:
     exceptions: list[ExceptionStatus]
     notes: list[str]
     """Rules that could not be evaluated (and why): never reported as passing."""
+    scope: dict[str, tuple[str, ...]]
+    """guardrail -> the namespaces it applies to (for zero-valued series)."""
 
 
 def evaluate_guardrails(
@@ -135,7 +137,9 @@ def evaluate_guardrails(
     violations: list[Violation] = []
     statuses: list[ExceptionStatus] = []
     notes: list[str] = []
+    scope: dict[str, tuple[str, ...]] = {}
     for g in intent.guardrails:
+        scope[g.name] = checker.selected(g)
         raw, skipped = checker.run(g)
         notes += [f"guardrail {g.name}: {s}" for s in skipped]
         matched = [0] * len(g.exceptions)
@@ -173,7 +177,7 @@ def evaluate_guardrails(
             for e, n in zip(g.exceptions, matched, strict=True)
         ]
     violations.sort(key=lambda v: (v.guardrail, v.namespace, v.rule, v.target))
-    return GuardrailResult(violations, statuses, notes)
+    return GuardrailResult(violations, statuses, notes, scope)
 
 
 def _name(v: Violation) -> str:
@@ -197,12 +201,15 @@ class _Checker:
         self.public = [a for a in engine.atoms if is_public(a)]
         self._egress: dict[tuple[object, ...], list[tuple[AddressRange, PortSet]]] = {}
 
-    def run(self, g: Guardrail) -> tuple[list[Violation], list[str]]:
-        selected = [
+    def selected(self, g: Guardrail) -> tuple[str, ...]:
+        return tuple(
             name
             for name, ns in self.engine.namespaces.items()
             if g.namespace_selector.matches(ns.labels)
-        ]
+        )
+
+    def run(self, g: Guardrail) -> tuple[list[Violation], list[str]]:
+        selected = self.selected(g)
         out: list[Violation] = []
         skipped: list[str] = []
 

@@ -30,6 +30,8 @@ class IntentReport:
     label_allowlist: tuple[str, ...]
     guardrails: tuple[str, ...] = ()
     """Every guardrail's name, in file order (those without violations too)."""
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """guardrail -> the namespaces it applies to."""
     violations: Sequence[Violation] = ()
     exceptions: Sequence[ExceptionStatus] = ()
     drift: Sequence[DriftEntry] = ()
@@ -166,6 +168,7 @@ def evaluate_intent(
         namespace_labels=labels,
         label_allowlist=intent.namespace_labels,
         guardrails=tuple(g.name for g in intent.guardrails),
+        scope=result.scope,
         violations=result.violations,
         exceptions=result.exceptions,
         drift=drift,
