@@ -103,6 +103,14 @@ def test_default_render(tmp_path: Path) -> None:
     (rule,) = kinds["PrometheusRule"]
     alerts = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
     assert "NetfenceDeniedConnectionSpike" in alerts
+    # dashboards/*.json, one ConfigMap each, labelled for the Grafana sidecar
+    boards = {
+        json.loads(body)["uid"]
+        for c in kinds["ConfigMap"]
+        if c["metadata"]["labels"].get("grafana_dashboard") == "1"
+        for body in c["data"].values()
+    }
+    assert boards == {"netfence-fleet", "netfence-namespace", "netfence-hubble", "netfence-self"}
 
 
 def test_alerts_and_dashboards_are_templated(tmp_path: Path) -> None:

@@ -53,9 +53,11 @@ def test_every_namespace_has_every_per_namespace_family() -> None:
         have = {s["namespace"] for s in fams[name]}
         assert namespaces <= have, (name, namespaces - have)
     # every category for every namespace, so count(x == 0) is right
-    pairs = {(s["namespace"], s["exposure"]) for s in fams["netfence_exposures"]}
+    triples = {(s["namespace"], s["exposure"], s["intended"]) for s in fams["netfence_exposures"]}
     categories = {"other_namespaces", "all_namespaces", "ingress", "gateway", "internet"}
-    assert pairs == {(ns, c) for ns in namespaces for c in categories}
+    assert triples == {
+        (ns, c, i) for ns in namespaces for c in categories for i in ("true", "false")
+    }
     zero_egress = [s for s in fams["netfence_internet_egress_workloads"] if s["value"] == 0]
     assert zero_egress, "the demo has namespaces without internet egress: they must show 0"
     # findings: each (check, severity, direction) seen anywhere exists for every namespace
@@ -94,8 +96,12 @@ def test_exposure_info_names_the_exposed_objects_and_counts_what_the_cap_drops()
     for s in info:
         key = (s["namespace"], s["exposure"])
         counts[key] = counts.get(key, 0) + 1
-    for s in fams["netfence_exposures"]:
-        assert counts.get((s["namespace"], s["exposure"]), 0) == s["value"], s
+    totals: dict[tuple[object, object], float] = {}
+    for s in fams["netfence_exposures"]:  # intended and not
+        key = (s["namespace"], s["exposure"])
+        totals[key] = totals.get(key, 0) + float(str(s["value"]))
+    assert totals == {k: float(counts.get(k, 0)) for k in totals}
+    assert set(counts) <= set(totals)
     assert fams["netfence_exposure_info_dropped"] == [{"cluster": "demo", "value": 0.0}]
     internet = {
         (s["namespace"], s["object"], s["kind"]) for s in info if s["exposure"] == "internet"
