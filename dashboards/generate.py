@@ -284,9 +284,10 @@ def fleet() -> Any:
             _stat(
                 "Scans failing",
                 "Clusters whose last scan failed (values then come from the last good "
-                "scan). Red: at least one.",
+                "scan; degraded scans, with some answers unknown, are not failures). Red: "
+                "at least one.",
                 "none",
-                _query(f"count(netfence_scan_success{{{SEL}}} == 0) or vector(0)"),
+                _query(f'count(netfence_scan_state{{{SEL}, state="failure"}} == 1) or vector(0)'),
                 GOOD_LOW,
             ),
             _stat(
@@ -672,7 +673,8 @@ def itself() -> Any:
             ),
             _series(
                 "Scan success",
-                "1 when the last scan of the cluster succeeded, 0 (red) when it failed.",
+                "1 when the last scan of the cluster succeeded with every answer verified, 0 "
+                "(red) when it failed or was degraded (netfence_scan_state says which).",
                 "bool_yes_no",
                 [_query(f"netfence_scan_success{{{SEL}}}", "{{cluster}}")],
                 _thresholds((None, "red"), (1, "green")),
