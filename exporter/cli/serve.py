@@ -153,6 +153,12 @@ def add_parser(sub: Subparsers) -> None:
         help="namespace pairs with both names in the flow matrix (default 500)",
     )
     flag(
+        "--flows.policy-unused-window",
+        dest="flows_policy_unused_window",
+        metavar="DURATION",
+        help="a policy Hubble saw allow nothing for this long is unused (default 90d)",
+    )
+    flag(
         "--flows.unused-window",
         dest="flows_unused_window",
         metavar="DURATION",

@@ -38,6 +38,7 @@ flows:                             # Hubble verdict counts (docs/hubble.md)
   max_namespaces: 2000             # --flows.max-namespaces: the rest is namespace="_other"
   matrix_top_n: 500                # --flows.matrix-top-n: namespace pairs in the matrix
   unused_window: 30d               # --flows.unused-window: exposure unused for this long
+  policy_unused_window: 90d        # --flows.policy-unused-window: policy unused this long
   flush_interval: 1m               # --flows.flush-interval: roll-ups to the store
   namespace_ttl: 24h               # --flows.namespace-ttl: series of idle namespaces go
 clusters:
