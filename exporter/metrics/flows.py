@@ -76,6 +76,12 @@ FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Events Hubble or Relay reported lost (counts are a lower bound while this grows).",
         ("source",),
     ),
+    "hubble_decode_errors_total": (
+        "counter",
+        "Hubble events that could not be decoded (bad lines of replayed files: not UTF-8, "
+        "not JSON, nested too deeply), skipped and counted.",
+        (),
+    ),
     "hubble_up": ("gauge", "1 while the Hubble Relay stream of the cluster is up.", ()),
     "hubble_events_total": (
         "counter",
@@ -145,6 +151,8 @@ class FlowMetrics:
     unused_policies: Mapping[tuple[str], int] = field(default_factory=dict)
     """Empty while unknown (flows do not cover the window yet)."""
     observed_since: float | None = None
+    decode_errors: int = 0
+    """Events (replayed lines) that could not be decoded, since the process started."""
     last_event: float | None = None
     """Time of the newest event of the Relay stream; None before one (or replay only)."""
 
@@ -191,6 +199,7 @@ class FlowCollector(Collector):
                 fams["policy_usage_observed_since_timestamp_seconds"].add_metric(
                     base, m.observed_since
                 )
+            fams["hubble_decode_errors_total"].add_metric(base, m.decode_errors)
             if m.up is not None:
                 fams["hubble_up"].add_metric(base, 1 if m.up else 0)
             fams["hubble_events_total"].add_metric(base, s.flows + s.ignored)
