@@ -413,9 +413,7 @@ def test_unknown_answers_are_absent_not_zero() -> None:
     assert series("netfence_scan_success") == {(("cluster", "gap"),): 0}
 
 
-def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path, openssl: str) -> None:
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
