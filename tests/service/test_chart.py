@@ -169,3 +169,44 @@ def test_hubble_values_give_serve_a_relay_source(tmp_path: Path) -> None:
     (cluster,) = config.clusters
     assert cluster.hubble is not None and cluster.hubble.cert_file == certs / "tls.crt"
     assert config.flows.top_n == 20 and config.flows.unused_window == 30 * 86400
+
+
+def test_web_config_from_a_secret_turns_on_tls_and_basic_auth(tmp_path: Path) -> None:
+    """The chart can put /metrics behind TLS and basic auth: the web config file and its
+    certificates come from a Secret volume (mounted by the kubelet), and the probes and
+    the ServiceMonitor switch to HTTPS."""
+    values = {
+        "web": {
+            "configSecret": "netfence-web",
+            "tls": True,
+            "serviceMonitorTLSConfig": {"insecureSkipVerify": True},
+            "serviceMonitorBasicAuth": {
+                "username": {"name": "prom-auth", "key": "user"},
+                "password": {"name": "prom-auth", "key": "password"},
+            },
+        }
+    }
+    kinds = _by_kind(_objects(render_chart(CHART, "nf", "ns", values), tmp_path))
+    (deploy,) = kinds["Deployment"]
+    pod = deploy["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mount = {m["name"]: m for m in container["volumeMounts"]}["web-config"]
+    volume = {v["name"]: v for v in pod["volumes"]}["web-config"]
+    assert volume["secret"]["secretName"] == "netfence-web" and mount["readOnly"] is True
+    args = vars(_parser().parse_args(container["args"]))
+    assert args["web_config_file"] == Path(f"{mount['mountPath']}/web-config.yml") or (
+        str(args["web_config_file"]) == f"{mount['mountPath']}/web-config.yml"
+    )
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    (monitor,) = kinds["ServiceMonitor"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    assert endpoint["basicAuth"]["password"] == {"name": "prom-auth", "key": "password"}
+    # Off by default: plain HTTP, no volume.
+    kinds = _by_kind(_objects(render_chart(CHART, "nf", "ns", {}), tmp_path))
+    (deploy,) = kinds["Deployment"]
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert not any("web.config" in a for a in container["args"])
