@@ -71,6 +71,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.report_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.diff_bench --out $(BENCH_OUT)
 
 # Regenerate the committed dashboards/*.json from dashboards/generate.py (a test fails
 # when they disagree).
