@@ -276,7 +276,8 @@ def test_spike_reaches_the_webhook(stack: Stack) -> None:
     for a in states:
         if a["state"] == "pending":
             lab = a["labels"]
-            pending.setdefault(lab["alertname"], set()).add((lab["namespace"], lab["direction"]))
+            where = (lab.get("namespace", ""), lab.get("direction", ""))
+            pending.setdefault(lab["alertname"], set()).add(where)
     open_now = {
         (r["metric"]["namespace"], r["metric"]["direction"])
         for r in _query(stack.prometheus, 'netfence_namespace_default_deny{cluster="demo"} == 0')
@@ -284,6 +285,10 @@ def test_spike_reaches_the_webhook(stack: Stack) -> None:
     assert open_now
     assert pending.pop("NetfenceNamespaceWithoutDefaultDeny") == open_now
     assert pending.pop("NetfenceDefaultDenyBypassed") == {("shop", "ingress")}
+    # The demo's intent (examples/intent, tests/scenarios/README.md "intent-demo"):
+    # guardrail violations in monitoring and team-legacy, drift in team-oops (for: 15m).
+    assert pending.pop("NetfenceGuardrailViolation") == {("monitoring", ""), ("team-legacy", "")}
+    assert pending.pop("NetfenceBaselineDrift") == {("team-oops", "")}
     assert pending == {}
 
 
