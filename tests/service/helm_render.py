@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator
@@ -161,10 +162,21 @@ class Files:
         self.root = root
 
     def _all(self) -> list[str]:
-        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        # Helm follows symlinks inside a chart (files/alerts -> ../../../alerts).
+        found = []
+        for folder, _dirs, files in os.walk(self.root, followlinks=True):
+            rel = Path(folder).relative_to(self.root)
+            found += [(rel / f).as_posix() for f in files]
+        return sorted(found)
 
     def Glob(self, pattern: str) -> dict[str, str]:
-        return {p: self.Get(p) for p in self._all() if fnmatch.fnmatch(p, pattern)}
+        # As in Helm (gobwas/glob with "/" as separator), `*` does not cross a "/".
+        depth = pattern.count("/")
+        return {
+            p: self.Get(p)
+            for p in self._all()
+            if p.count("/") == depth and fnmatch.fnmatch(p, pattern)
+        }
 
     def Get(self, path: str) -> str:
         return (self.root / path).read_text()

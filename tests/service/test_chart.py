@@ -98,7 +98,19 @@ def _check_defaults(objects: list[dict[str, Any]]) -> None:
 def test_default_render(tmp_path: Path) -> None:
     objects = _objects(render_chart(CHART, "nf", "monitoring"), tmp_path)
     _check_defaults(objects)
-    assert "PrometheusRule" not in _by_kind(objects)  # alerts/ holds no rule file yet
+    kinds = _by_kind(objects)
+    # alerts/netfence.rules.yaml, not the promtool tests under alerts/tests/
+    (rule,) = kinds["PrometheusRule"]
+    alerts = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "NetfenceDeniedConnectionSpike" in alerts
+    # dashboards/*.json, one ConfigMap each, labelled for the Grafana sidecar
+    boards = {
+        json.loads(body)["uid"]
+        for c in kinds["ConfigMap"]
+        if c["metadata"]["labels"].get("grafana_dashboard") == "1"
+        for body in c["data"].values()
+    }
+    assert boards == {"netfence-fleet", "netfence-namespace", "netfence-hubble", "netfence-self"}
 
 
 def test_alerts_and_dashboards_are_templated(tmp_path: Path) -> None:
