@@ -9,7 +9,8 @@ benchmarks/data/<size>/); the head is the same files (hard links) except one, wh
 namespace gains an allow-all ingress policy. Each command runs as its own child process
 under the same wrapper as `benchmarks.run` (wall time from spawn to reap, the command's
 own peak RSS, pinned to one core): `scan` of each side, then `diff --base --head -o json`.
-The figure is `diff_over_two_scans` = diff seconds / (scan base + scan head seconds);
+The figure is `diff_over_two_scans` = diff seconds / (scan base + scan head seconds),
+and `diff_over_two_scans_cpu` the same in CPU seconds (steadier on a busy machine);
 "little more than two scans" means close to 1.
 
 Results: `OUT/diff-bench-<UTC timestamp>.json` and `OUT/diff-latest.json`, and a line
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 summary = json.loads(output.read_text())["summary"]
     two_scans = stages["scan_base"]["seconds"] + stages["scan_head"]["seconds"]
     ratio = stages["diff"]["seconds"] / two_scans if two_scans else None
+    two_scans_cpu = stages["scan_base"]["cpu_seconds"] + stages["scan_head"]["cpu_seconds"]
+    cpu_ratio = stages["diff"]["cpu_seconds"] / two_scans_cpu if two_scans_cpu else None
     ok = all(s["exit_code"] in (0, 1) and not s["timed_out"] for s in stages.values())
     sane = summary.get("namespaces_with_changed_objects") == 1 and summary.get(
         "connections", {}
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "changed_namespace": namespace,
         "stages": stages,
         "diff_over_two_scans": ratio,
+        "diff_over_two_scans_cpu": cpu_ratio,
         "diff_summary": summary,
         "ok": bool(ok and sane),
         "note": "wall seconds on a machine other processes may share: noisy; "
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"diff {size.name}: scan base {stages['scan_base']['seconds']:.1f} s, scan head "
         f"{stages['scan_head']['seconds']:.1f} s, diff {stages['diff']['seconds']:.1f} s "
-        f"= {ratio:.2f} x two scans; peak RSS diff "
+        f"= {ratio:.2f} x two scans (CPU time {cpu_ratio:.2f} x); peak RSS diff "
         f"{stages['diff']['peak_rss_bytes'] / 1e6:.0f} MB"
         + ("" if report["ok"] else "  (FAILED: see the JSON)")
     )
