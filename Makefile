@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := examples/demo-cluster
+DEMO_INTENT := examples/intent/intent.yaml
 DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
@@ -49,13 +50,13 @@ unit: venv system-deps tools
 test: lint typecheck layers unit
 
 demo: venv
-	$(BIN)/netfence scan --manifests $(DEMO_DIR) -o table; rc=$$?; \
+	$(BIN)/netfence scan --manifests $(DEMO_DIR) --intent $(DEMO_INTENT) -o table; rc=$$?; \
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
 	@mkdir -p $(DEMO_STATE)
 	$(BIN)/python examples/demo_flows.py $(DEMO_STATE)/flows.jsonl
 	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops)"
-	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo \
+	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo --intent $(DEMO_INTENT) \
 	  --hubble.replay $(DEMO_STATE)/flows.jsonl \
 	  --web.listen-address 127.0.0.1:$(DEMO_PORT) --store sqlite:///$(DEMO_STATE)/history.db \
 	  --scan.interval 1m || test $$? -eq 130

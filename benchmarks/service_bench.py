@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import Params, namespace_objects, plan
-from exporter import service
+from exporter import usecases
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.metrics import MetricsServer, exposition
-from exporter.serving import Cluster, Service, SourceRead
+from exporter.serve.clusters import Cluster, SourceRead
+from exporter.serve.scans import Scanner
 from exporter.sources.kubernetes import KubernetesSource, kubeconfig_client
 from exporter.sources.manifests import LoadResult
 
@@ -55,7 +56,7 @@ def synthetic_objects(params: Params) -> list[dict[str, Any]]:
 def bench_metrics(params: Params, repeat: int) -> dict[str, Any]:
     objects = synthetic_objects(params)
     raws = [RawObject(o, "synthetic") for o in objects]
-    svc = Service([Cluster("large", lambda: SourceRead(raws), "")])
+    svc = Scanner([Cluster("large", lambda: SourceRead(raws), "")])
     expo = exposition(svc.metrics, "bench")
     started = time.perf_counter()
     svc.scan("large")
@@ -67,7 +68,7 @@ def bench_metrics(params: Params, repeat: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     exposition(svc.metrics, "bench").render(None, None)
     cold_seconds = time.perf_counter() - t0
-    # What `netfence serve` does after each scan (Service.on_change): render ahead.
+    # What `netfence serve` does after each scan (Scanner.on_change): render ahead.
     t0 = time.perf_counter()
     expo.warm()
     warm_seconds = time.perf_counter() - t0
@@ -124,7 +125,7 @@ def bench_live(params: Params) -> dict[str, Any]:
         read = source.read()
         t1 = time.perf_counter()
         snapshot, errors = build_snapshot(read.objects)
-        report = service.analyse(LoadResult(snapshot, [*read.errors, *errors]))
+        report = usecases.analyse(LoadResult(snapshot, [*read.errors, *errors]))
         t2 = time.perf_counter()
     total = t2 - t0
     return {

@@ -2,7 +2,7 @@
 
 Tests build plain Kubernetes dicts (as any source yields them) and evaluate them
 through the real layers: `build_snapshot` -> `Engine` for the rule tables, or YAML
-written to `tmp_path` -> `load_manifests` / `service.scan` / `service.connections`
+written to `tmp_path` -> `load_manifests` / `usecases.scan` / `usecases.connections`
 for the loader, coverage and CLI tests. Nothing here knows the expected answers.
 
 The helpers are handed out as fixtures (`k8s`, `probe`, `cluster`) so test modules
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter import service
+from exporter import usecases
 from exporter.core.addresses import parse_address
 from exporter.core.connectivity import Connection, connectivity
 from exporter.core.engine import Endpoint, Engine, PodClass, find_workloads
@@ -246,17 +246,17 @@ class Cluster:
             self.write(docs)
         return load_manifests([self.root], limits)
 
-    def scan(self, docs: Iterable[Doc] | None = None) -> service.ScanReport:
+    def scan(self, docs: Iterable[Doc] | None = None) -> usecases.ScanReport:
         if docs is not None:
             self.write(docs)
-        return service.scan([self.root])
+        return usecases.scan([self.root])
 
     def connections(
         self, docs: Iterable[Doc] | None = None
     ) -> tuple[list[Connection], list[InputError]]:
         if docs is not None:
             self.write(docs)
-        return service.connections([self.root])
+        return usecases.connections([self.root])
 
 
 # -- fixtures ------------------------------------------------------------------------------

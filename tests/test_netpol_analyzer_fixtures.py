@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import service
+from exporter import usecases
 from exporter.core.addresses import parse_address
 from exporter.core.findings import InputError
 
@@ -105,7 +105,7 @@ def test_parse_conns_switches_protocol_per_token() -> None:
 
 
 def netfence_lines(case: Path) -> tuple[set[Line], list[InputError]]:
-    conns, errors = service.connections([case / "input"])
+    conns, errors = usecases.connections([case / "input"])
     lines: set[Line] = set()
     for c in conns:
         js = c.to_json()
@@ -185,7 +185,7 @@ def test_fixture_inventory() -> None:
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in ALL_CASES])
 def test_loading_inputs_gives_only_the_expected_input_errors(case: Path) -> None:
-    _, errors = service.connections([case / "input"])
+    _, errors = usecases.connections([case / "input"])
     wanted = EXPECTED_INPUT_ERRORS.get(case.name, [])
     texts = [str(e) for e in errors]
     assert len(texts) == len(wanted), f"unexpected input errors: {texts}"

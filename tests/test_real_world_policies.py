@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import service
+from exporter import usecases
 
 FIXTURES = Path(__file__).parent / "fixtures" / "k8s-networkpolicy"
 WEBSITE = FIXTURES / "kubernetes-website"
@@ -75,13 +75,13 @@ def policy_documents(path: Path) -> list[str]:
     return [d for d in docs if d.strip() and "kind:" in d]
 
 
-def load_clean(paths: list[Path]) -> service.ScanReport:
-    report = service.scan(paths)
+def load_clean(paths: list[Path]) -> usecases.ScanReport:
+    report = usecases.scan(paths)
     assert [str(e) for e in report.errors] == []
     return report
 
 
-def ns_json(report: service.ScanReport, name: str) -> dict:
+def ns_json(report: usecases.ScanReport, name: str) -> dict:
     for ns in report.to_json()["namespaces"]:  # type: ignore[union-attr]
         if ns["name"] == name:
             return ns
@@ -90,10 +90,10 @@ def ns_json(report: service.ScanReport, name: str) -> dict:
 
 def conns_between(paths: list[Path], src: str, dst: str) -> object:
     """netfence's allowed connections src -> dst (`"all"`, a list, or None = nothing)."""
-    _, engine = service.load(paths)
+    _, engine = usecases.load(paths)
     for endpoint in (src, dst):  # a typo must not pass as "no connection"
-        assert service.resolve(engine, endpoint), endpoint
-    conns, errors = service.connections(paths)
+        assert usecases.resolve(engine, endpoint), endpoint
+    conns, errors = usecases.connections(paths)
     assert [str(e) for e in errors] == []
     found = [c.to_json()["conns"] for c in conns if c.src == src and c.dst == dst]
     assert len(found) <= 1
@@ -101,7 +101,7 @@ def conns_between(paths: list[Path], src: str, dst: str) -> object:
 
 
 def verdict(paths: list[Path], src: str, dst: str, port: str) -> bool:
-    explanations, errors = service.explain_connection(paths, src, dst, port)
+    explanations, errors = usecases.explain_connection(paths, src, dst, port)
     assert [str(e) for e in errors] == []
     assert len(explanations) == 1, explanations
     return explanations[0].allowed
@@ -117,7 +117,7 @@ def test_fixture_inventory() -> None:
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_file_loads_with_zero_input_errors(path: Path) -> None:
-    report = service.scan([path])
+    report = usecases.scan([path])
     assert [str(e) for e in report.errors] == []
     summary = report.to_json()["summary"]
     assert summary["policies"] >= 1  # type: ignore[index]
@@ -213,7 +213,7 @@ def test_website_default_deny_all_blocks_both_directions(tmp_path: Path) -> None
         deployment("client", {"app": "client"}, namespace="other"),
     )
     paths = [WEBSITE / "network-policy-default-deny-all.yaml", workloads]
-    conns, _ = service.connections(paths)
+    conns, _ = usecases.connections(paths)
     touching = [c.to_json() for c in conns if "default/web[Deployment]" in (c.src, c.dst)]
     assert touching == []
 
@@ -420,7 +420,7 @@ def test_recipe_11a_deny_all_egress_from_app(tmp_path: Path) -> None:
     doc = policy_documents(RECIPES / "11-deny-egress-traffic-from-an-application.yaml")[0]
     (tmp_path / "policy.yaml").write_text(doc)
     paths = [tmp_path / "policy.yaml", _recipe_11_workloads(tmp_path)]
-    conns, errors = service.connections(paths)
+    conns, errors = usecases.connections(paths)
     assert errors == []
     assert [c.to_json() for c in conns if c.src == "default/foo[Deployment]"] == []
     assert conns_between(paths, "default/web[Deployment]", "default/foo[Deployment]") == "all"

@@ -45,6 +45,12 @@ class Check(StrEnum):
     """Parts of a policy netfence reports but cannot evaluate (L7, FQDN, host policies)."""
     UNREADABLE_KIND = "unreadable-kind"
     """A live scan was refused (403) a kind: whatever it holds is not analysed."""
+    GUARDRAIL_VIOLATION = "guardrail-violation"
+    """The intent file's guardrail is not met (docs/intent.md)."""
+    EXCEPTION_EXPIRED = "exception-expired"
+    """A guardrail exception's expiry date has passed: the guardrail applies again."""
+    BASELINE_DRIFT = "baseline-drift"
+    """A baseline policy is missing, modified or present under another name."""
 
 
 @dataclass(frozen=True, slots=True)

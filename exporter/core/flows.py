@@ -189,14 +189,18 @@ def pod_workload(pod_name: str) -> str:
 Key = tuple[int, int, str, str, int, int, int, str, str]
 
 
+DEFAULT_TOP_N = 20
+DEFAULT_NAMESPACE_TTL_SECONDS = 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class FlowsConfig:
     cluster: str
     shard: str = "0"
     """Label of this consumer process when a cluster's stream is split (docs/hubble.md)."""
-    top_n: int = 20
+    top_n: int = DEFAULT_TOP_N
     """Workloads and policies per namespace with their own label; the rest is `other`."""
-    namespace_ttl_seconds: float = 86_400.0
+    namespace_ttl_seconds: float = DEFAULT_NAMESPACE_TTL_SECONDS
     """Series of a namespace without flows for this long are dropped."""
     rollup_grace_seconds: float = 300.0
     """An hour is rolled up into the store this long after it ended (late flows)."""

@@ -104,6 +104,11 @@ class ClusterState:
     policies: tuple[PolicyVersion, ...] = ()
     findings: tuple[OpenFinding, ...] = ()
     exposures: tuple[ExposureRecord, ...] = ()
+    evidence_gap: bool = False
+    """True when `at` lies in a gap: the last successful scan is older than the evidence
+    it gives (docs/history.md), so this state may no longer have held at `at`."""
+    pods_sampled_at: float | None = None
+    """When the pod counts were sampled (they are periodic samples, not per scan)."""
 
 
 class ChangeKind(StrEnum):

@@ -220,7 +220,8 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
             )
             if kind == "Namespace":
                 labels[NAMESPACE_NAME_LABEL] = name
-                namespaces[name] = Namespace(name, labels)
+                annotations = _labels(meta.get("annotations"), "metadata.annotations", error)
+                namespaces[name] = Namespace(name, labels, annotations=annotations)
             elif kind == "Pod":
                 pods.append(_pod(obj, ref, error))
             elif kind in CONTROLLER_KINDS:

@@ -62,6 +62,8 @@ class Namespace:
     labels: Mapping[str, str]
     defined: bool = True
     """False when the namespace is only referenced by other objects."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """metadata.annotations (the intent file may name teams by annotation)."""
 
 
 @dataclass(frozen=True, slots=True)

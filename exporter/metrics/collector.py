@@ -18,7 +18,9 @@ from prometheus_client.registry import Collector
 
 from exporter.core.coverage import NamespaceCoverage
 from exporter.core.findings import Finding
+from exporter.core.intent import IntentReport
 from exporter.core.model import Direction
+from exporter.metrics.intent import INTENT_FAMILIES, intent_families
 
 PREFIX = "netfence_"
 _FROM_SCAN = " Value from the last scheduled scan (see netfence_scan_timestamp_seconds)."
@@ -43,6 +45,12 @@ class ClusterMetrics:
     internet_egress_workloads: Mapping[str, int] = field(default_factory=dict)
     policies_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
     unreadable_kinds: Sequence[str] = ()
+    intent: IntentReport | None = None
+    """The distance to the intent file (serve --intent), when one is configured."""
+    intended_exposure: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """namespace -> category -> permitted exposures the intent declares intended."""
+    intended_egress: Mapping[str, int] = field(default_factory=dict)
+    """namespace -> workloads whose internet egress the intent declares intended."""
 
 
 # name (without prefix) -> (type, HELP). The single source of the exported families:
@@ -77,14 +85,17 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "exposed_services": (
         "gauge",
-        "Permitted exposures of the namespace's services by category." + _FROM_SCAN,
+        "Permitted exposures of the namespace's services by category; intended=true: "
+        "declared intended in the intent file." + _FROM_SCAN,
     ),
     "internet_egress_workloads": (
         "gauge",
-        "Workloads of the namespace that can reach public addresses." + _FROM_SCAN,
+        "Workloads of the namespace that can reach public addresses; intended=true: "
+        "declared intended in the intent file." + _FROM_SCAN,
     ),
     "policies": ("gauge", "Policy objects by namespace and kind." + _FROM_SCAN),
     "findings": ("gauge", "Findings by namespace, check and severity." + _FROM_SCAN),
+    **INTENT_FAMILIES,
 }
 
 
@@ -119,8 +130,8 @@ class NetfenceCollector(Collector):
         default_deny = _gauge("namespace_default_deny", ["cluster", "namespace", "direction"])
         pods = _gauge("namespace_pods", ["cluster", "namespace"])
         isolated = _gauge("namespace_isolated_pods", ["cluster", "namespace", "direction"])
-        exposed = _gauge("exposed_services", ["cluster", "namespace", "exposure"])
-        egress = _gauge("internet_egress_workloads", ["cluster", "namespace"])
+        exposed = _gauge("exposed_services", ["cluster", "namespace", "exposure", "intended"])
+        egress = _gauge("internet_egress_workloads", ["cluster", "namespace", "intended"])
         policies = _gauge("policies", ["cluster", "namespace", "kind"])
         findings = _gauge("findings", ["cluster", "namespace", "check", "severity"])
 
@@ -146,10 +157,15 @@ class NetfenceCollector(Collector):
                     default_deny.add_metric([c, ns.name, label], 1 if cov.default_deny else 0)
                     isolated.add_metric([c, ns.name, label], cov.isolated_pods)
             for ns_name, by_category in sorted(r.exposure.items()):
+                meant = r.intended_exposure.get(ns_name, {})
                 for category, count in sorted(by_category.items()):
-                    exposed.add_metric([c, ns_name, category], count)
+                    n = meant.get(category, 0)
+                    exposed.add_metric([c, ns_name, category, "false"], count - n)
+                    exposed.add_metric([c, ns_name, category, "true"], n)
             for ns_name, count in sorted(r.internet_egress_workloads.items()):
-                egress.add_metric([c, ns_name], count)
+                n = r.intended_egress.get(ns_name, 0)
+                egress.add_metric([c, ns_name, "false"], count - n)
+                egress.add_metric([c, ns_name, "true"], n)
             for (ns_name, kind), count in sorted(r.policies_by_kind.items()):
                 policies.add_metric([c, ns_name, kind], count)
             counted = Counter((f.namespace, str(f.check), str(f.severity)) for f in r.findings)
@@ -170,3 +186,4 @@ class NetfenceCollector(Collector):
             policies,
             findings,
         )
+        yield from intent_families(results)

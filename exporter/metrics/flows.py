@@ -8,7 +8,7 @@ registry of `exporter.metrics.exposition`), never cached with the scan result.
 Every series carries `cluster` and `shard` (the consumer process when one cluster's
 flows are split across processes; dashboards `sum without (shard)`).
 
-`exporter.serving` passes `FlowCollector(lambda: [consumer.metrics() ...])` to
+`exporter.serve.server` passes `FlowCollector(lambda: [consumer.metrics() ...])` to
 `exporter.metrics.exposition(..., fresh=[...])`.
 """
 

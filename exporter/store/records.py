@@ -1,4 +1,9 @@
-"""What one scan leaves in the history: plain data, no database types."""
+"""What one scan leaves in the history: plain data, no database types.
+
+`ScanRecord` is the write API's input, for the service and for seeders alike (see
+`exporter.store.scan_history`): every field is plain data, `started_at` is whatever
+time the caller says, and nothing here needs the analysis to have run.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from dataclasses import dataclass, field
 class NamespaceRow:
     namespace: str
     pods: int
-    ingress_default_deny: bool
-    egress_default_deny: bool
+    ingress_default_deny: bool | None
+    """None: unknown (a kind that decides it was unreadable), never shown as false."""
+    egress_default_deny: bool | None
     ingress_isolated_pods: int
     egress_isolated_pods: int
     exposure: Mapping[str, int] = field(default_factory=dict)
@@ -40,10 +46,20 @@ class PolicyDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class ExposureRow:
+    """One permitted exposure of one object in one category."""
+
+    namespace: str
+    object: str
+    """"Kind/name", e.g. "Service/storefront"."""
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScanRecord:
     cluster: str
     started_at: float
-    """Seconds since the epoch (from the service's clock)."""
+    """Seconds since the epoch (from the service's clock, or a seeder's explicit time)."""
     duration_seconds: float
     success: bool
     error: str = ""
@@ -54,6 +70,13 @@ class ScanRecord:
     """Digest over every policy digest, sorted: one value proves the whole set in force."""
     input_errors: int = 0
     version: str = ""
+    exposures: tuple[ExposureRow, ...] = ()
+    """Permitted exposures object by object (the namespace rows carry the counts)."""
+    unreadable_kinds: tuple[str, ...] = ()
+    """Kinds the scan could not list: their policies' intervals are left as they were
+    (neither deleted nor created), and the scan is marked degraded."""
+    interval_seconds: float = 0.0
+    """The cluster's scheduled scan interval (0: unknown); gaps are measured in it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +94,5 @@ class StoredScan:
     policies_sha256: str
     input_errors: int
     version: str
+    degraded: bool = False
+    interval_seconds: float = 0.0

@@ -4,7 +4,7 @@
 current and future pod of the namespace is isolated in that direction -- a policy with
 an empty podSelector whose effective policyTypes contain it -- AND no rule of the
 namespace admits every peer on every port in that direction (§1.3: `ingress: [{}]` is
-allow-all). Evaluated through YAML on disk -> `service.scan`.
+allow-all). Evaluated through YAML on disk -> `usecases.scan`.
 """
 
 from __future__ import annotations

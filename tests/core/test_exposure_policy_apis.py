@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import service
+from exporter import usecases
 
 WORKLOAD = """
 apiVersion: v1
@@ -107,7 +107,7 @@ spec:
 def _exposures(tmp_path: Path, *docs: str, plugin: str | None = None) -> set[tuple[str, bool]]:
     for i, doc in enumerate((WORKLOAD, *docs)):
         (tmp_path / f"{i}.yaml").write_text(doc)
-    report = service.scan([tmp_path], network_plugin=plugin)
+    report = usecases.scan([tmp_path], network_plugin=plugin)
     assert report.errors == []
     return {
         (e.category.value, e.permitted)

@@ -24,7 +24,7 @@ import yaml
 from deploy_tools import CHART, ROOT, Doc, Helm, by_kind, require_tools
 
 from exporter import __version__
-from exporter.cli import _parser, main
+from exporter.cli import build_parser, main
 from exporter.config import load_config
 from exporter.sources.kubernetes import KINDS
 
@@ -181,7 +181,7 @@ def test_defaults_least_privilege_hardened_pod_valid_args(chart: Helm) -> None:
     assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     # the args are a valid `netfence serve` command line
-    args = _parser().parse_args(container["args"])
+    args = build_parser().parse_args(container["args"])
     config = load_config(vars(args), in_cluster_available=lambda: False)
     (cluster,) = config.clusters
     assert cluster.in_cluster and cluster.name == "default"
@@ -233,7 +233,7 @@ def test_every_optional_value_reaches_the_pod(chart: Helm) -> None:
     volume = {v["name"]: v for v in pod["volumes"]}["hubble-tls"]
     assert volume["secret"]["secretName"] == "hubble-relay-client-certs"
     assert mount["readOnly"] is True
-    args = vars(_parser().parse_args(container["args"]))
+    args = vars(build_parser().parse_args(container["args"]))
     assert args["store"] == values["store"]["url"]
     assert args["ready_grace"] == "10m"
     assert args["hubble_address"] == "hubble-relay.kube-system.svc:80"
@@ -244,7 +244,7 @@ def test_every_optional_value_reaches_the_pod(chart: Helm) -> None:
 
 def test_hubble_args_are_accepted_by_serve(chart: Helm, tmp_path: Path) -> None:
     container = _container(chart.objects(files=[ALL_FEATURES]))
-    args = vars(_parser().parse_args(container["args"]))
+    args = vars(build_parser().parse_args(container["args"]))
     # With the mounted files present (here: under tmp_path), serve accepts the command line.
     certs = tmp_path / "certs"
     certs.mkdir()
@@ -255,7 +255,7 @@ def test_hubble_args_are_accepted_by_serve(chart: Helm, tmp_path: Path) -> None:
     config = load_config(local, in_cluster_available=lambda: False)
     (cluster,) = config.clusters
     assert cluster.hubble is not None and cluster.hubble.cert_file == certs / "tls.crt"
-    assert config.flows_top_n == 20 and config.flows_unused_window == 30 * 86400
+    assert config.flows.top_n == 20 and config.flows.unused_window == 30 * 86400
 
 
 def test_many_clusters_from_a_config_file_and_a_kubeconfig_secret(
@@ -269,7 +269,7 @@ def test_many_clusters_from_a_config_file_and_a_kubeconfig_secret(
     assert mounts["kubeconfig"] == "/etc/netfence/kubeconfig"
     (config_map,) = by_kind(objects)["ConfigMap"]
     assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
-    args = vars(_parser().parse_args(container["args"]))
+    args = vars(build_parser().parse_args(container["args"]))
     assert args["config_file"] == f"{mounts['config']}/netfence.yaml"
     assert not args["in_cluster"]
     # serve reads the mounted file: here written where the pod would see it, rebased.

@@ -16,7 +16,7 @@ from observer_server import FlowGenerator, ObserverServer, Script, counted, lost
 
 from exporter.config import HubbleConfig, hubble_problems
 from exporter.core.flows import Aggregator, FlowsConfig, FlowSnapshot, ResumeWindow
-from exporter.flow_service import hubble_target
+from exporter.serve.flows import hubble_target
 from exporter.sources.hubble import FlowHandler, HubbleTarget, RelayStream, replay
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.hubble.replay import ReplayResult, read_events

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from exporter import service
+from exporter import usecases
 from exporter.core.findings import Check
 
 Doc = dict[str, Any]
@@ -308,14 +308,14 @@ def test_unknown_peer_fails_closed(world: Any) -> None:
 def test_invalid_objects_are_input_errors(doc: Doc, words: list[str], tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(json.dumps(doc))
-    report = service.scan([path])
+    report = usecases.scan([path])
     assert len(report.errors) == 1
     for word in words:
         assert word in report.errors[0].message
 
 
 def test_network_policy_api_examples_load() -> None:
-    report = service.scan([FIXTURES])
+    report = usecases.scan([FIXTURES])
     assert [str(e) for e in report.errors] == []
     kinds = {k: n for (_, k), n in report.policies_by_kind.items()}
     assert kinds["ClusterNetworkPolicy"] == 8

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import service
+from exporter import usecases
 from exporter.cli import main
 
 LOCAL = Path(__file__).parents[1] / "fixtures" / "policy-apis"
@@ -37,7 +37,7 @@ def _shared_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", LOCAL_FILES, ids=lambda p: str(p.relative_to(LOCAL)))
 def test_policy_example_loads_without_error(path: Path) -> None:
-    report = service.scan([path])
+    report = usecases.scan([path])
     assert [str(e) for e in report.errors] == []
     assert report.policies >= 1
 
@@ -46,7 +46,7 @@ def test_policy_example_loads_without_error(path: Path) -> None:
 def test_every_shared_fixture_loads_without_error() -> None:
     files = _shared_files()
     assert len(files) > 100
-    report = service.scan(files)
+    report = usecases.scan(files)
     assert [str(e) for e in report.errors] == []
 
 

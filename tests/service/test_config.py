@@ -52,7 +52,7 @@ def test_one_cluster_needs_no_file(tmp_path: Path) -> None:
     (cluster,) = config.clusters
     assert (cluster.name, cluster.context, cluster.kind) == ("prod-eu", "prod-eu", "kubeconfig")
     assert (config.listen_host, config.listen_port) == ("127.0.0.1", 9999)
-    assert config.scan_interval == 120 and config.retention_days == 400
+    assert config.scan.interval == 120 and config.retention_days == 400
     assert config.store_url == "postgresql://netfence@db/netfence"
 
 
@@ -61,7 +61,7 @@ def test_manifests_cluster_and_defaults() -> None:
     (cluster,) = config.clusters
     assert cluster.name == "demo" and cluster.manifests == (DEMO,)
     assert (config.listen_host, config.listen_port) == ("", 9873)
-    assert config.store_url == "sqlite:///netfence.db" and config.scan_interval == 300
+    assert config.store_url == "sqlite:///netfence.db" and config.scan.interval == 300
 
 
 def test_in_cluster_is_the_default_in_a_pod() -> None:
@@ -92,8 +92,13 @@ clusters:
     assert [c.name for c in config.clusters] == ["prod", "demo", "self"]
     assert config.clusters[0].kubeconfig == str(tmp_path / "kc")
     assert config.clusters[2].in_cluster
-    assert config.scan_interval == 60  # the flag wins
-    assert (config.scan_jitter, config.scan_timeout, config.page_size, config.retries) == (
+    assert config.scan.interval == 60  # the flag wins
+    assert (
+        config.scan.jitter,
+        config.scan.timeout,
+        config.scan.page_size,
+        config.scan.retries,
+    ) == (
         60,
         5,
         100,
@@ -145,7 +150,7 @@ def test_the_example_config_file_loads() -> None:
     config = load_config({"config_file": str(example)})
     (cluster,) = config.clusters
     assert cluster.name == "demo" and cluster.manifests == (DEMO,)
-    assert config.scan_interval == 300 and config.listen_port == 9873
+    assert config.scan.interval == 300 and config.listen_port == 9873
 
 
 def test_hubble_sources_from_the_file(tmp_path: Path) -> None:
@@ -181,8 +186,8 @@ clusters:
     assert offline.hubble is not None and offline.hubble.address is None
     assert offline.hubble.replay == (tmp_path / "flows.jsonl",)
     assert none.hubble is None
-    assert (config.flows_shard, config.flows_top_n) == ("node-a", 5)
-    assert (config.flows_unused_window, config.flows_flush_interval) == (7 * 86400, 30)
+    assert (config.flows.shard, config.flows.top_n) == ("node-a", 5)
+    assert (config.flows.unused_window, config.flows.flush_interval) == (7 * 86400, 30)
 
 
 def test_hubble_problems_in_the_file_are_listed_together(tmp_path: Path) -> None:
@@ -224,4 +229,4 @@ def test_hubble_flags_configure_the_one_cluster() -> None:
     assert cluster.hubble is not None
     assert cluster.hubble.address == "tls://127.0.0.1:4245"
     assert cluster.hubble.node_names == ("c/n1", "c/n2")
-    assert config.flows_shard == "1"
+    assert config.flows.shard == "1"

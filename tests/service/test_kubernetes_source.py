@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from k8s_api_server import FakeApiServer, list_path
 
-from exporter import service
+from exporter import usecases
 from exporter.core.findings import Check
 from exporter.core.inventory import build_snapshot
-from exporter.serving import Cluster, Service, SourceRead
+from exporter.serve.clusters import Cluster, SourceRead
+from exporter.serve.scans import Scanner
 from exporter.sources.kubernetes import (
     ClusterUnavailable,
     KubernetesSource,
@@ -29,7 +30,7 @@ def _source(server: FakeApiServer, tmp_path: Path, **kw: object) -> KubernetesSo
     return KubernetesSource(kubeconfig_client(str(kubeconfig), "test"), **options)  # type: ignore[arg-type]
 
 
-def _summary(report: service.ScanReport) -> dict[str, object]:
+def _summary(report: usecases.ScanReport) -> dict[str, object]:
     data = report.to_json()
     data.pop("errors")
     text = json.dumps(data, sort_keys=True)
@@ -41,8 +42,8 @@ def test_a_live_scan_equals_the_manifest_scan(api_server: FakeApiServer, tmp_pat
     assert result.errors == [] and result.unreadable == []
     snapshot, errors = build_snapshot(result.objects)
     assert errors == []
-    live = service.analyse(LoadResult(snapshot, errors))
-    offline = service.analyse(load_manifests([DEMO]))
+    live = usecases.analyse(LoadResult(snapshot, errors))
+    offline = usecases.analyse(load_manifests([DEMO]))
     live_json, offline_json = _summary(live), _summary(offline)
     # Object sources differ (URL vs file): compare everything the analysis concluded.
     assert live_json["summary"] == offline_json["summary"]
@@ -92,7 +93,7 @@ def test_forbidden_kind_is_a_gap_not_a_failure(api_server: FakeApiServer, tmp_pa
         r = source.read()
         return SourceRead(r.objects, r.errors, tuple(r.unreadable), r.list_seconds)
 
-    svc = Service([Cluster("c", read, "test")], clock=lambda: 1000.0)
+    svc = Scanner([Cluster("c", read, "test")], clock=lambda: 1000.0)
     result = svc.scan("c")
     assert result is not None
     assert result.unreadable == ("networking.k8s.io/NetworkPolicy",)
@@ -166,7 +167,7 @@ def test_live_scans_take_the_network_plugin_from_installed_crds(
     """§2.4: which policy APIs count depends on the plugin; a live scan knows it from the
     API groups the server serves, and `network_plugin` in the config overrides that."""
     from exporter.config import ClusterConfig, load_config
-    from exporter.serving import cluster_from_config
+    from exporter.serve.clusters import cluster_from_config
 
     objects, _ = read_objects([DEMO])
     raws = [r.obj for r in objects]
@@ -176,6 +177,6 @@ def test_live_scans_take_the_network_plugin_from_installed_crds(
         cluster = cluster_from_config(
             ClusterConfig("live", str(kubeconfig), "live", network_plugin=configured), settings
         )
-        result = Service([cluster]).scan("live")
+        result = Scanner([cluster]).scan("live")
     assert result is not None
     assert (result.report.network_plugin, result.report.network_plugin_source) == (plugin, source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import os
 import re
 import shutil
@@ -23,6 +24,15 @@ from exporter.config import ClusterConfig
 from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
+from exporter.core.intent import (
+    DriftEntry,
+    DriftState,
+    ExceptionStatus,
+    IntentReport,
+    TeamMap,
+    Violation,
+)
+from exporter.core.intent.schema import GuardrailException
 from exporter.metrics import (
     FAMILIES,
     PREFIX,
@@ -36,7 +46,8 @@ from exporter.metrics import (
     new_registry,
 )
 from exporter.metrics.flows import FLOW_FAMILIES
-from exporter.serving import Cluster, Service, SourceRead, manifests_reader
+from exporter.serve.clusters import Cluster, SourceRead, manifests_reader
+from exporter.serve.scans import Scanner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
@@ -45,6 +56,34 @@ DOCS = ROOT / "docs" / "metrics.md"
 
 def _cov(dd: bool, isolated: int) -> DirectionCoverage:
     return DirectionCoverage(dd, isolated, (), (), "")
+
+
+def _intent_report() -> IntentReport:
+    """An intent result for `shop`: one guardrail applying to it (one violation, one
+    exception), one baseline policy modified there, and no label allowlist (so the
+    documented label set of netfence_namespace_info is exact)."""
+    exception = GuardrailException("shop", "migrating", "ops", dt.date(2026, 1, 31), "web")
+    return IntentReport(
+        teams=TeamMap({"shop": "storefront"}),
+        namespace_labels={"shop": {}},
+        label_allowlist=(),
+        violations=(
+            Violation(
+                "prod",
+                "default-deny-egress",
+                "shop",
+                "Namespace shop",
+                "storefront",
+                Severity.HIGH,
+                "m",
+            ),
+        ),
+        exceptions=(ExceptionStatus("prod", exception, expired=False, matched=0),),
+        drift=(DriftEntry("shop", "NetworkPolicy/deny", DriftState.MODIFIED, "m", Severity.HIGH),),
+        intended={("shop", "web", "internet"): "r"},
+        guardrails=("prod",),
+        scope={"prod": ("shop",)},
+    )
 
 
 FULL = ClusterMetrics(
@@ -62,6 +101,9 @@ FULL = ClusterMetrics(
     internet_egress_workloads={"shop": 3},
     policies_by_kind={("shop", "NetworkPolicy"): 5, ("", "GlobalNetworkPolicy"): 1},
     unreadable_kinds=("cilium.io/CiliumNetworkPolicy",),
+    intent=_intent_report(),
+    intended_exposure={"shop": {"internet": 1}},
+    intended_egress={"shop": 2},
 )
 
 
@@ -132,8 +174,20 @@ def test_values_follow_the_result() -> None:
     assert value("netfence_namespace_default_deny", namespace="shop", direction="ingress") == 1
     assert value("netfence_namespace_default_deny", namespace="shop", direction="egress") == 0
     assert value("netfence_namespace_isolated_pods", namespace="shop", direction="egress") == 1
-    assert value("netfence_exposed_services", namespace="shop", exposure="internet") == 2
-    assert value("netfence_internet_egress_workloads", namespace="shop") == 3
+    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+                 intended="false") == 1  # fmt: skip
+    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+                 intended="true") == 1  # fmt: skip
+    assert value("netfence_exposed_services", namespace="shop", exposure="ingress",
+                 intended="true") == 0  # fmt: skip
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="false") == 1
+    assert value("netfence_internet_egress_workloads", namespace="shop", intended="true") == 2
+    assert value("netfence_namespace_info", namespace="shop", team="storefront") == 1
+    assert value("netfence_guardrail_violations", namespace="shop", guardrail="prod") == 1
+    expiry = value("netfence_guardrail_exception_expiry_timestamp_seconds", object="web")
+    assert expiry == dt.datetime(2026, 2, 1, tzinfo=dt.UTC).timestamp()
+    assert value("netfence_baseline_drift", namespace="shop", state="modified") == 1
+    assert value("netfence_baseline_drift", namespace="shop", state="in_sync") == 0
     assert value("netfence_policies", namespace="", kind="GlobalNetworkPolicy") == 1
     assert value("netfence_findings", check="no-default-deny", severity="high") == 2
     assert value("netfence_scan_errors", stage="list") == 1
@@ -154,7 +208,7 @@ def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
 )
 def test_output_passes_promtool() -> None:
     broken = ClusterMetrics(cluster="down", success=False, duration=3.0, errors={"scan": 2})
-    svc = Service(
+    svc = Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")]
     )
     svc.scan("demo")
@@ -177,7 +231,7 @@ def test_a_failing_cluster_keeps_its_last_good_values() -> None:
 
     steady = Cluster("steady", good, "t")
     clock = iter([100.0, 200.0, 300.0, 400.0])
-    svc = Service([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
+    svc = Scanner([Cluster("flaky", flaky, "t"), steady], clock=lambda: next(clock))
     svc.scan("flaky")  # t=100, good
     svc.scan("steady")  # t=200
     svc.scan("flaky")  # t=300, fails
@@ -219,14 +273,14 @@ def _get(
 
 
 @pytest.fixture
-def demo_service() -> Service:
-    return Service(
+def demo_scanner() -> Scanner:
+    return Scanner(
         [Cluster("demo", manifests_reader(ClusterConfig("demo", manifests=(DEMO,))), "t")],
         ready_grace=3600,
     )
 
 
-def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServer]:
+def _serve(svc: Scanner, web: WebSettings | None = None) -> Iterator[MetricsServer]:
     server = MetricsServer(
         exposition(svc.metrics, "t"),
         "127.0.0.1",
@@ -242,13 +296,13 @@ def _serve(svc: Service, web: WebSettings | None = None) -> Iterator[MetricsServ
         server.shutdown()
 
 
-def test_health_readiness_and_metrics(demo_service: Service) -> None:
-    for server in _serve(demo_service):
+def test_health_readiness_and_metrics(demo_scanner: Scanner) -> None:
+    for server in _serve(demo_scanner):
         base = f"http://127.0.0.1:{server.port}"
         assert _get(base + "/healthz")[0] == 200
         status, body = _get(base + "/readyz")
         assert status == 503 and "demo" in body
-        demo_service.scan("demo")
+        demo_scanner.scan("demo")
         assert _get(base + "/readyz")[0] == 200
         status, body = _get(base + "/metrics")
         assert status == 200 and 'netfence_namespaces{cluster="demo"} 10.0' in body
@@ -257,7 +311,7 @@ def test_health_readiness_and_metrics(demo_service: Service) -> None:
 
 def test_readiness_grace() -> None:
     now = {"t": 0.0}
-    svc = Service(
+    svc = Scanner(
         [Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"]
     )
     assert not svc.ready()[0]
@@ -266,7 +320,7 @@ def test_readiness_grace() -> None:
     assert ok and "grace" in why
 
 
-def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
+def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
@@ -279,8 +333,8 @@ def test_basic_auth_and_tls(demo_service: Service, tmp_path: Path) -> None:
     hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
     web = WebSettings(cert_file=cert, key_file=key, basic_auth_users={"prom": hashed})
     context = ssl.create_default_context(cafile=str(cert))
-    demo_service.scan("demo")
-    for server in _serve(demo_service, web):
+    demo_scanner.scan("demo")
+    for server in _serve(demo_scanner, web):
         base = f"https://127.0.0.1:{server.port}"
         assert _get(base + "/metrics", context=context)[0] == 401
         assert _get(base + "/metrics", "prom:wrong", context)[0] == 401
@@ -342,7 +396,7 @@ def test_the_fast_renderer_writes_what_prometheus_client_writes(openmetrics: boo
 
 def test_results_stay_the_same_objects_until_something_changes() -> None:
     """/metrics caches on the identity of the results: they must not be rebuilt per scrape."""
-    svc = Service([Cluster("never", lambda: SourceRead([]), "t")])
+    svc = Scanner([Cluster("never", lambda: SourceRead([]), "t")])
     first = svc.metrics()
     assert [m.cluster for m in first] == ["never"] and not first[0].success
     assert all(a is b for a, b in zip(first, svc.metrics(), strict=True))

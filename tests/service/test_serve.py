@@ -191,7 +191,7 @@ def test_many_clusters_from_one_config_file_and_a_broken_one(tmp_path: Path) -> 
     from k8s_api_server import FakeApiServer
 
     from exporter.config import load_config
-    from exporter.serving import Server
+    from exporter.serve.server import Server
     from exporter.sources.manifests import read_objects
 
     raws, _ = read_objects([DEMO])

@@ -14,14 +14,14 @@ import pytest
 from observer_server import FlowGenerator, ObserverServer, Script, counted, lost, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config import HubbleConfig, load_config
+from exporter.config import FlowSettings, HubbleConfig, load_config
 from exporter.core.inventory import build_snapshot
-from exporter.flow_service import FlowConsumer, FlowSettings
-from exporter.service import ScanReport, analyse
-from exporter.serving import Server
+from exporter.serve.flows import FlowConsumer
+from exporter.serve.server import Server
 from exporter.sources.hubble._pb.observer import observer_pb2
 from exporter.sources.manifests import LoadResult, read_objects
 from exporter.store import Store
+from exporter.usecases import ScanReport, analyse
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"

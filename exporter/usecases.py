@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,12 +25,15 @@ from exporter.core.exposure import (
 )
 from exporter.core.findings import Finding, InputError
 from exporter.core.gc_pause import paused_gc
+from exporter.core.intent import IntentError, IntentReport, evaluate_intent
 from exporter.core.model import Direction, Protocol
+from exporter.sources.intent import LoadedIntent, load_intent
 from exporter.sources.manifests import LoadResult, Progress, load_manifests
 
 __all__ = [
     "Category",
     "ExposureConfig",
+    "LoadedIntent",
     "Progress",
     "ScanReport",
     "UsageError",
@@ -38,6 +42,7 @@ __all__ = [
     "explain_connection",
     "explain_exposure",
     "parse_controller",
+    "read_intent",
     "scan",
 ]
 
@@ -70,8 +75,16 @@ class ScanReport:
     """`detected` from the policy kinds present, or `configured`."""
     controller_namespaces: frozenset[str] = frozenset()
     """Namespaces of the ingress controller and gateway pods (for the Hubble joins)."""
+    intent: IntentReport | None = None
+    """The distance to the intent file (`--intent`), when one was given."""
 
     def to_json(self) -> dict[str, object]:
+        out = self._json()
+        if self.intent is not None:
+            out["intent"] = self.intent.to_json()
+        return out
+
+    def _json(self) -> dict[str, object]:
         pods = sum(n.pods for n in self.namespaces)
         by_severity = Counter(str(f.severity) for f in self.findings)
         summary: dict[str, object] = {
@@ -131,15 +144,31 @@ def load(
     return result, Engine(result.snapshot, network_plugin=network_plugin)
 
 
+def read_intent(path: Path) -> LoadedIntent:
+    """The intent file, or a UsageError listing every problem (one per line)."""
+    try:
+        return load_intent(path)
+    except IntentError as exc:
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        raise UsageError(f"intent file rejected ({len(exc.problems)} problems):\n{lines}") from None
+
+
 def scan(
     paths: Sequence[Path],
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
     exposure: bool = True,
+    intent: LoadedIntent | None = None,
+    today: dt.date | None = None,
 ) -> ScanReport:
     return analyse(
-        load_manifests(paths, progress=progress), exposure_config, network_plugin, exposure
+        load_manifests(paths, progress=progress),
+        exposure_config,
+        network_plugin,
+        exposure,
+        intent=intent,
+        today=today,
     )
 
 
@@ -149,6 +178,8 @@ def analyse(
     network_plugin: str | None = None,
     exposure: bool = True,
     network_plugin_source: str | None = None,
+    intent: LoadedIntent | None = None,
+    today: dt.date | None = None,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
@@ -158,7 +189,9 @@ def analyse(
     # millions: the cyclic collector would walk them all again and again (2.7 s of 7 s
     # on the 100,000-pod benchmark), so it is paused, as while loading.
     with paused_gc():
-        return _analyse(result, exposure_config, network_plugin, exposure, network_plugin_source)
+        return _analyse(
+            result, exposure_config, network_plugin, exposure, network_plugin_source, intent, today
+        )
 
 
 def _analyse(
@@ -167,11 +200,25 @@ def _analyse(
     network_plugin: str | None,
     exposure: bool,
     network_plugin_source: str | None,
+    intent: LoadedIntent | None = None,
+    today: dt.date | None = None,
 ) -> ScanReport:
     engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
     found = findings(engine, namespaces) + exposed.findings
+    intent_report = None
+    if intent is not None:
+        today = today or dt.datetime.now(dt.UTC).date()
+        intent_report = evaluate_intent(
+            intent.intent,
+            intent.baseline,
+            engine,
+            namespaces,
+            exposed if exposure else None,
+            today,
+        )
+        found += intent_report.findings
     found.sort(key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object))
     return ScanReport(
         namespaces=namespaces,
@@ -196,6 +243,7 @@ def _analyse(
         network_plugin=str(engine.network_plugin),
         network_plugin_source=network_plugin_source
         or ("detected" if engine.network_plugin_detected else "configured"),
+        intent=intent_report,
     )
 
 

@@ -1,10 +1,7 @@
-"""The long-running service (`netfence serve`): use-cases wired from the layers.
+"""Scans of the clusters `netfence serve` watches: the `Scanner` and its results.
 
-Sources (live clusters, manifest directories), the history store, the metrics and the
-scheduler never import each other; this module joins them:
-
-    scheduler job per cluster -> Service.scan(cluster) -> source.read() -> build_snapshot
-        -> service.analyse -> immutable ClusterMetrics (read by the Collector at scrape
+    scheduler job per cluster -> Scanner.scan(cluster) -> cluster.read() -> build_snapshot
+        -> usecases.analyse -> immutable ClusterMetrics (read by the Collector at scrape
            time) + ScanRecord (written to the store)
 
 A failing cluster never stops the others: its scan raises inside its own job, the
@@ -14,7 +11,7 @@ failure is counted, `netfence_scan_success` goes to 0 and the last good values s
 from __future__ import annotations
 
 import dataclasses
-import functools
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -26,24 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter import __version__
-from exporter.config import ClusterConfig, Config
-from exporter.core.findings import Check, Finding, InputError, Severity
+from exporter.core.findings import Check, Finding, Severity
 from exporter.core.inventory import RawObject, build_snapshot
-from exporter.core.policies import network_plugin_from_api_groups
-from exporter.flow_service import FlowConsumer, FlowSettings
-from exporter.metrics import (
-    ClusterMetrics,
-    FlowCollector,
-    FlowMetrics,
-    MetricsServer,
-    WebSettings,
-    exposition,
+from exporter.metrics import ClusterMetrics
+from exporter.serve.clusters import Cluster
+from exporter.sources.manifests import LoadResult
+from exporter.store import (
+    ExposureRow,
+    FindingRow,
+    NamespaceRow,
+    PolicyDigest,
+    ScanRecord,
+    Store,
+    StoreError,
 )
-from exporter.scheduler import Job, Scheduler
-from exporter.service import ScanReport, analyse
-from exporter.sources import kubernetes as live
-from exporter.sources.manifests import LoadResult, read_objects
-from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store, StoreError
+from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
@@ -59,36 +53,10 @@ POLICY_KINDS = frozenset(
     }
 )
 PRUNE_EVERY_SECONDS = 3600.0
-FLUSH_JOB = ":flows"
-"""Scheduler id of the Hubble flush job (no cluster name can start with ':')."""
 STAGES = ("list", "load", "scan", "store", "scheduler")
 """Values of the `stage` label of netfence_scan_errors_total, all exported from the start."""
 
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRead:
-    objects: list[RawObject]
-    errors: list[InputError] = field(default_factory=list)
-    unreadable: tuple[str, ...] = ()
-    list_seconds: float = 0.0
-    requests: int = 0
-    network_plugin: str | None = None
-    """What the cluster's installed CRDs say (live clusters); None: guess from the kinds."""
-
-
-Reader = Callable[[], SourceRead]
-
-
-@dataclass(frozen=True, slots=True)
-class Cluster:
-    name: str
-    read: Reader
-    source: str
-    """What is scanned, for logs (a kubeconfig context, a directory, in-cluster)."""
-    network_plugin: str | None = None
-    """Configured (`network_plugin` in the config): wins over what the cluster says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,63 +83,6 @@ class _State:
     error: str = ""
     errors: Mapping[str, int] = field(default_factory=dict)
     metrics: ClusterMetrics | None = None
-
-
-# -- sources ---------------------------------------------------------------------------
-
-
-def manifests_reader(config: ClusterConfig, monotonic: Clock = time.monotonic) -> Reader:
-    def read() -> SourceRead:
-        started = monotonic()
-        objects, errors = read_objects(list(config.manifests))
-        return SourceRead(objects, errors, (), monotonic() - started)
-
-    return read
-
-
-def kubernetes_reader(config: ClusterConfig, settings: Config) -> Reader:
-    factory = (
-        live.in_cluster_client()
-        if config.in_cluster
-        else live.kubeconfig_client(config.kubeconfig, config.context)
-    )
-    source = live.KubernetesSource(
-        factory,
-        page_size=settings.page_size,
-        retries=settings.retries,
-        timeout_seconds=settings.scan_timeout,
-    )
-
-    def read() -> SourceRead:
-        result = source.read()
-        return SourceRead(
-            result.objects,
-            result.errors,
-            tuple(result.unreadable),
-            result.list_seconds,
-            result.requests,
-            str(network_plugin_from_api_groups(result.api_groups)),
-        )
-
-    return read
-
-
-def cluster_from_config(config: ClusterConfig, settings: Config) -> Cluster:
-    plugin = config.network_plugin or settings.network_plugin
-    if config.manifests:
-        return Cluster(
-            config.name,
-            manifests_reader(config),
-            "manifests " + ", ".join(str(p) for p in config.manifests),
-            plugin,
-        )
-    where = (
-        "in-cluster service account"
-        if config.in_cluster
-        else f"kubeconfig {config.kubeconfig or '(default)'}"
-        + (f" context {config.context}" if config.context else "")
-    )
-    return Cluster(config.name, kubernetes_reader(config, settings), where, plugin)
 
 
 # -- digests ---------------------------------------------------------------------------
@@ -207,10 +118,10 @@ def policy_digests(objects: Sequence[RawObject]) -> tuple[PolicyDigest, ...]:
     return tuple(sorted(found, key=lambda p: (p.kind, p.namespace, p.name, p.api_version)))
 
 
-# -- the service -----------------------------------------------------------------------
+# -- the scanner -----------------------------------------------------------------------
 
 
-class Service:
+class Scanner:
     """Scans clusters on request (the scheduler's jobs) and keeps the latest results."""
 
     def __init__(
@@ -223,8 +134,13 @@ class Service:
         retention_days: float = 400.0,
         ready_grace: float = 900.0,
         version: str = __version__,
+        scan_interval: float = 0.0,
+        intent: LoadedIntent | None = None,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._scan_interval = scan_interval
+        self._intent = intent
+        """The same intent (guardrails, baseline) for every cluster of the fleet."""
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
@@ -302,6 +218,8 @@ class Service:
                 LoadResult(snapshot, [*read.errors, *build_errors]),
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
+                intent=self._intent,
+                today=dt.datetime.fromtimestamp(started_at, dt.UTC).date(),
             )
             report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
@@ -331,6 +249,7 @@ class Service:
                     success=False,
                     error=message,
                     version=self._version,
+                    interval_seconds=self._scan_interval,
                 )
             )
             self._changed()
@@ -373,7 +292,7 @@ class Service:
             result.list_seconds,
             result.analysis_seconds,
         )
-        self._persist(_record(result, self._version))
+        self._persist(_record(result, self._version, self._scan_interval))
         if self.on_scan is not None:
             try:
                 self.on_scan(result)
@@ -438,10 +357,15 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        intent=report.intent,
+        intended_exposure=report.intent.intended_counts(report.exposures) if report.intent else {},
+        intended_egress=(
+            report.intent.intended_egress_counts(report.internet_egress) if report.intent else {}
+        ),
     )
 
 
-def _record(result: ScanResult, version: str) -> ScanRecord:
+def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanRecord:
     report = result.report
     return ScanRecord(
         cluster=result.cluster,
@@ -468,130 +392,16 @@ def _record(result: ScanResult, version: str) -> ScanRecord:
         policies=result.policies,
         input_errors=len(report.errors),
         version=version,
+        exposures=tuple(
+            sorted(
+                {
+                    ExposureRow(e.namespace, f"{e.kind}/{e.name}", str(e.category))
+                    for e in report.exposures
+                    if e.permitted
+                },
+                key=lambda e: (e.namespace, e.object, e.category),
+            )
+        ),
+        unreadable_kinds=tuple(result.unreadable),
+        interval_seconds=interval,
     )
-
-
-# -- the process -----------------------------------------------------------------------
-
-
-class Server:
-    """Service + store + scheduler + HTTP, started and stopped together."""
-
-    def __init__(self, config: Config, clock: Clock = time.time) -> None:
-        self.config = config
-        self.store = Store.open(config.store_url, clock)
-        clusters = [cluster_from_config(c, config) for c in config.clusters]
-        self.service = Service(
-            clusters,
-            self.store,
-            clock=clock,
-            retention_days=config.retention_days,
-            ready_grace=config.ready_grace,
-        )
-        flow_settings = FlowSettings(
-            shard=config.flows_shard,
-            top_n=config.flows_top_n,
-            unused_window=config.flows_unused_window,
-            namespace_ttl=config.flows_namespace_ttl,
-        )
-        self.flows = {
-            c.name: FlowConsumer(
-                c.name,
-                c.hubble,
-                flow_settings,
-                self.store.flows,
-                clock=clock,
-                on_error=functools.partial(self.service.count, c.name),
-            )
-            for c in config.clusters
-            if c.hubble is not None
-        }
-        fresh = [FlowCollector(self._flow_metrics)] if self.flows else []
-        self.exposition = exposition(self.service.metrics, __version__, fresh)
-        self.service.on_change = self.exposition.warm
-        self.service.on_scan = self._after_scan
-        jobs = [
-            Job(
-                id=c.name,
-                run=_job(self.service, c.name),
-                interval_seconds=config.scan_interval,
-                jitter_seconds=min(config.scan_jitter, config.scan_interval / 2),
-            )
-            for c in clusters
-        ]
-        if self.flows:
-            jobs.append(
-                Job(
-                    id=FLUSH_JOB,
-                    run=self._flush_flows,
-                    interval_seconds=config.flows_flush_interval,
-                    first_delay_seconds=config.flows_flush_interval,
-                )
-            )
-        self.scheduler = Scheduler(jobs, on_problem=self._job_problem)
-        web = config.web
-        self.http = MetricsServer(
-            self.exposition,
-            config.listen_host,
-            config.listen_port,
-            healthy=self._healthy,
-            ready=self.service.ready,
-            web=WebSettings(
-                cert_file=web.cert_file,
-                key_file=web.key_file,
-                client_ca_file=web.client_ca_file,
-                client_auth_type=web.client_auth_type,
-                basic_auth_users=web.basic_auth_users,
-            ),
-        )
-
-    @property
-    def url(self) -> str:
-        host = self.http.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
-        return f"{self.http.scheme}://{host}:{self.http.port}/metrics"
-
-    def _healthy(self) -> tuple[bool, str]:
-        if not self.scheduler.running:
-            return False, "the scheduler is not running"
-        return self.service.healthy()
-
-    def _flow_metrics(self) -> list[FlowMetrics]:
-        return [consumer.metrics() for consumer in self.flows.values()]
-
-    def _after_scan(self, result: ScanResult) -> None:
-        consumer = self.flows.get(result.cluster)
-        if consumer is not None:
-            consumer.after_scan(result.report)
-
-    def _flush_flows(self) -> None:
-        for consumer in self.flows.values():
-            consumer.flush()
-
-    def _job_problem(self, job: str, what: str) -> None:
-        if job in self.service.clusters:
-            self.service.count(job, "scheduler")
-        else:
-            log.error("job %s: %s", job, what)
-
-    def start(self) -> None:
-        self.http.start()
-        for consumer in self.flows.values():
-            consumer.start()
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        """Graceful: no new scans, running scans finish and are stored, flow counts of the
-        open hours are written, then HTTP stops."""
-        self.scheduler.shutdown(wait=True)
-        for consumer in self.flows.values():
-            consumer.stop()
-        self.http.shutdown()
-        self.store.close()
-
-
-def _job(service: Service, name: str) -> Callable[[], None]:
-    def run() -> None:
-        service.scan(name)
-
-    return run

@@ -1,5 +1,5 @@
 """The Hubble half of `netfence serve`: one `FlowConsumer` per cluster with a `hubble:`
-source, wired from the layers like `exporter.serving` wires the scans.
+source, wired from the layers like `exporter.serve.scans` wires the scans.
 
     consumer thread: replay files (once) -> RelayStream.run() -> FlowHandler -> Aggregator
     scrape:          FlowConsumer.metrics() -> FlowMetrics (snapshot + joins) -> FlowCollector
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.config import HubbleConfig
+from exporter.config import FlowSettings, HubbleConfig
 from exporter.core.flows import (
     Aggregator,
     FlowsConfig,
@@ -32,23 +32,14 @@ from exporter.core.flows import (
     unused_exposures,
 )
 from exporter.metrics.flows import FlowMetrics
-from exporter.service import ScanReport
 from exporter.sources import hubble
 from exporter.store.flows import FlowStore
+from exporter.usecases import ScanReport
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 UseKey = tuple[str, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class FlowSettings:
-    shard: str = "0"
-    top_n: int = 20
-    unused_window: float = 30 * 86400.0
-    """Seconds: a permitted exposure no admitted connection used for this long is unused."""
-    namespace_ttl: float = 86400.0
 
 
 @dataclass(frozen=True, slots=True)

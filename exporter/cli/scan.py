@@ -1,0 +1,125 @@
+"""`netfence scan`: default-deny coverage per namespace, exposure, findings, input errors."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from exporter import usecases
+from exporter.cli.commands import Command, Subparsers
+from exporter.cli.options import exposure_config, manifest_options, plugin_option, progress
+from exporter.cli.output import EXIT_FINDINGS, EXIT_OK, dump_json, report_errors, table
+from exporter.core.findings import Severity
+
+
+def add_parser(sub: Subparsers) -> None:
+    scan = sub.add_parser(
+        "scan",
+        help="default-deny coverage per namespace, findings and input errors",
+        description="Coverage per namespace and direction, findings, input errors.",
+    )
+    manifest_options(scan, ("table", "json"))
+    plugin_option(scan)
+    scan.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity] + ["never"],
+        default="high",
+        help="exit 1 when a finding has this severity or higher (default: high)",
+    )
+    scan.add_argument(
+        "--intent",
+        type=Path,
+        metavar="FILE",
+        help="intent file (teams, guardrails, intended exposures, baseline): its "
+        "violations and drift become findings (docs/intent.md)",
+    )
+    scan.add_argument(
+        "--no-exposure",
+        action="store_true",
+        help="coverage and policy findings only: skip the exposure analysis",
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    intent = usecases.read_intent(args.intent) if args.intent else None
+    report = usecases.scan(
+        args.manifests,
+        progress(args),
+        exposure_config=exposure_config(args),
+        network_plugin=args.network_plugin,
+        exposure=not args.no_exposure,
+        intent=intent,
+    )
+    if args.output == "json":
+        dump_json(report.to_json(), out)
+    else:
+        _scan_table(report, out)
+    code = report_errors(report.errors)
+    if code:
+        return code
+    if args.fail_on != "never":
+        threshold = Severity(args.fail_on).rank
+        if any(f.severity.rank >= threshold for f in report.findings):
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
+    rows = [
+        ("NAMESPACE", "PODS", "INGRESS DEFAULT-DENY", "ISOLATED", "EGRESS DEFAULT-DENY", "ISOLATED")
+    ]
+    for ns in report.namespaces:
+        rows.append(
+            (
+                ns.name,
+                str(ns.pods),
+                _yes(ns.ingress.default_deny),
+                f"{ns.ingress.isolated_pods}/{ns.pods}",
+                _yes(ns.egress.default_deny),
+                f"{ns.egress.isolated_pods}/{ns.pods}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    summary = report.to_json()["summary"]
+    assert isinstance(summary, dict)
+    dd = summary["default_deny_namespaces"]
+    out.write(
+        f"\n{summary['namespaces']} namespaces, {summary['pods']} pods, {summary['policies']} "
+        f"policies; default-deny ingress in {dd['ingress']}, egress in {dd['egress']}\n"
+    )
+    if report.exposure_analysed:
+        _exposure_table(report, out)
+    if report.intent is not None:
+        out.write("".join(f"{line}\n" for line in report.intent.lines()))
+    if report.findings:
+        out.write(f"\nFINDINGS ({len(report.findings)})\n")
+        for f in report.findings:
+            out.write(f"  [{f.severity}] {f.check} {f.namespace}: {f.message}\n")
+
+
+def _exposure_table(report: usecases.ScanReport, out: TextIO) -> None:
+    categories = [str(c) for c in usecases.Category]
+    rows = [("NAMESPACE", *(c.upper() for c in categories), "INTERNET-EGRESS")]
+    for ns in report.namespaces:
+        counts = report.exposure.get(ns.name, {})
+        egress = report.internet_egress_workloads.get(ns.name, 0)
+        if any(counts.values()) or egress:
+            rows.append((ns.name, *(str(counts.get(c, 0)) for c in categories), str(egress)))
+    out.write("\nEXPOSURE (permitted exposures per namespace; workloads reaching the internet)\n")
+    table(rows, out)
+    exposed = [e for e in report.exposures if e.permitted and e.kind == "Service"]
+    if exposed:
+        out.write(f"\nEXPOSED SERVICES ({len(exposed)})\n")
+        for e in exposed:
+            opened = ", ".join(e.objects)
+            out.write(f"  {e.namespace}/{e.name} {e.category} on {e.ports}: {opened}\n")
+
+
+COMMAND = Command("scan", add_parser, run, exit_fast=True)
