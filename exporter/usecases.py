@@ -10,7 +10,7 @@ from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
 from exporter.core.connectivity import Connection, connectivity
-from exporter.core.coverage import NamespaceCoverage, coverage, findings
+from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
 from exporter.core.exposure import (
@@ -27,6 +27,16 @@ from exporter.core.findings import Finding, InputError
 from exporter.core.gc_pause import paused_gc
 from exporter.core.intent import IntentError, IntentReport, evaluate_intent
 from exporter.core.model import Direction, Protocol
+from exporter.core.verification import (
+    VERIFIED,
+    Reason,
+    ScanState,
+    Unverified,
+    Verification,
+    gap_findings,
+    verified_findings,
+    verify,
+)
 from exporter.sources.intent import LoadedIntent, load_intent
 from exporter.sources.manifests import LoadResult, Progress, load_manifests
 
@@ -77,6 +87,15 @@ class ScanReport:
     """Namespaces of the ingress controller and gateway pods (for the Hubble joins)."""
     intent: IntentReport | None = None
     """The distance to the intent file (`--intent`), when one was given."""
+    verification: Verification = VERIFIED
+    """What could not be verified (unreadable or unparsable kinds) and which namespaces'
+    answers are therefore unknown: never shown as 0 or 1 (docs/json-output.md)."""
+    unreadable: tuple[str, ...] = ()
+    """Kinds the API server refused to list (403) in a live scan."""
+
+    @property
+    def state(self) -> ScanState:
+        return self.verification.state
 
     def to_json(self) -> dict[str, object]:
         out = self._json()
@@ -87,19 +106,34 @@ class ScanReport:
     def _json(self) -> dict[str, object]:
         pods = sum(n.pods for n in self.namespaces)
         by_severity = Counter(str(f.severity) for f in self.findings)
+        known = self.verification
         summary: dict[str, object] = {
+            "state": str(self.state),
             "namespaces": len(self.namespaces),
             "pods": pods,
             "workloads": self.workloads,
             "policies": self.policies,
             "default_deny_namespaces": {
-                str(d): sum(1 for n in self.namespaces if n.direction(d).default_deny)
+                str(d): sum(
+                    1
+                    for n in self.namespaces
+                    if n.direction(d).default_deny and known.coverage_known(n.name)
+                )
                 for d in Direction
             },
             "isolated_pods": {
-                str(d): sum(n.direction(d).isolated_pods for n in self.namespaces)
+                str(d): sum(
+                    n.direction(d).isolated_pods
+                    for n in self.namespaces
+                    if known.coverage_known(n.name)
+                )
                 for d in Direction
             },
+            "unknown_namespaces": {
+                "coverage": len(known.coverage),
+                "exposure": len(known.exposure),
+            },
+            "unverified": [g.to_json() for g in known.unverified],
             "findings": dict(sorted(by_severity.items())),
             "errors": len(self.errors),
             "ignored_kinds": self.ignored_kinds,
@@ -109,21 +143,31 @@ class ScanReport:
         if not self.exposure_analysed:
             return {
                 "summary": summary,
-                "namespaces": [n.to_json() for n in self.namespaces],
+                "namespaces": [unknown_coverage_json(n, known) for n in self.namespaces],
                 "findings": [f.to_json() for f in self.findings],
                 "errors": [e.to_json() for e in self.errors],
             }
         summary["exposure"] = {
-            str(c): sum(counts.get(str(c), 0) for counts in self.exposure.values())
+            str(c): sum(
+                counts.get(str(c), 0)
+                for ns, counts in self.exposure.items()
+                if known.exposure_known(ns)
+            )
             for c in Category
         }
-        summary["internet_egress_workloads"] = sum(self.internet_egress_workloads.values())
+        summary["internet_egress_workloads"] = sum(
+            n for ns, n in self.internet_egress_workloads.items() if known.exposure_known(ns)
+        )
         namespaces = []
         for n in self.namespaces:
-            entry = n.to_json()
+            entry = unknown_coverage_json(n, known)
             counts = self.exposure.get(n.name, {})
-            entry["exposure"] = {str(c): counts.get(str(c), 0) for c in Category}
-            entry["internet_egress_workloads"] = self.internet_egress_workloads.get(n.name, 0)
+            if known.exposure_known(n.name):
+                entry["exposure"] = {str(c): counts.get(str(c), 0) for c in Category}
+                entry["internet_egress_workloads"] = self.internet_egress_workloads.get(n.name, 0)
+            else:
+                entry["exposure"] = None
+                entry["internet_egress_workloads"] = None
             namespaces.append(entry)
         return {
             "summary": summary,
@@ -133,6 +177,29 @@ class ScanReport:
             "findings": [f.to_json() for f in self.findings],
             "errors": [e.to_json() for e in self.errors],
         }
+
+
+def unknown_coverage_json(ns: NamespaceCoverage, known: Verification) -> dict[str, object]:
+    """A namespace's JSON; an unknown answer is `null` with the reasons beside it."""
+    entry = ns.to_json()
+    gaps = known.exposure.get(ns.name, ())
+    entry["verified"] = {
+        "coverage": known.coverage_known(ns.name),
+        "exposure": known.exposure_known(ns.name),
+    }
+    if gaps:
+        entry["unverified"] = [g.to_json() for g in gaps]
+    if not known.coverage_known(ns.name):
+        for direction in ("ingress", "egress"):
+            entry[direction] = {
+                "default_deny": None,
+                "isolated_pods": None,
+                "policies": [],
+                "opened_by": [],
+                "reason": "unknown: "
+                + ", ".join(f"{g.kind} {g.reason}" for g in known.coverage[ns.name]),
+            }
+    return entry
 
 
 def load(
@@ -180,6 +247,7 @@ def analyse(
     network_plugin_source: str | None = None,
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
+    unreadable: Sequence[str] = (),
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
@@ -190,7 +258,14 @@ def analyse(
     # on the 100,000-pod benchmark), so it is paused, as while loading.
     with paused_gc():
         return _analyse(
-            result, exposure_config, network_plugin, exposure, network_plugin_source, intent, today
+            result,
+            exposure_config,
+            network_plugin,
+            exposure,
+            network_plugin_source,
+            intent,
+            today,
+            unreadable,
         )
 
 
@@ -202,11 +277,18 @@ def _analyse(
     network_plugin_source: str | None,
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
+    unreadable: Sequence[str] = (),
 ) -> ScanReport:
     engine = Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
-    found = findings(engine, namespaces) + exposed.findings
+    gaps = [Unverified(kind, Reason.UNREADABLE) for kind in unreadable]
+    gaps += [Unverified(k, Reason.UNPARSABLE, ns) for k, ns in result.snapshot.unparsed]
+    verification = verify(engine.namespaces, gaps, engine.network_plugin)
+    found = verified_findings(
+        coverage_findings(engine, namespaces) + exposed.findings, verification
+    )
+    found += gap_findings(unreadable, verification)
     intent_report = None
     if intent is not None:
         today = today or dt.datetime.now(dt.UTC).date()
@@ -240,6 +322,8 @@ def _analyse(
                 for p in {p.ref: p for p in result.snapshot.policies}.values()
             )
         ),
+        verification=verification,
+        unreadable=tuple(unreadable),
         network_plugin=str(engine.network_plugin),
         network_plugin_source=network_plugin_source
         or ("detected" if engine.network_plugin_detected else "configured"),

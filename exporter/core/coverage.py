@@ -8,31 +8,21 @@ in that direction (so `ingress: [{}]`, §1.3, is not default-deny however it is 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter.core.addresses import IPBlock
-from exporter.core.engine import Engine, covers_every_pod
+from exporter.core.engine import Engine, covers_everything
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.model import Direction, Protocol
 from exporter.core.policies import (
     Action,
-    Entity,
-    EntityPeer,
     IPBlockPeer,
     NamedPort,
-    NetworkPeer,
     NetworkPlugin,
     Policy,
     PolicyAPI,
     Rule,
 )
-
-_UNIVERSE = {
-    4: IPBlock(ipaddress.ip_network("0.0.0.0/0")),
-    6: IPBlock(ipaddress.ip_network("::/0")),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +66,7 @@ class NamespaceCoverage:
 
 def rule_admits_everything(rule: Rule, families: Iterable[int]) -> bool:
     """An Allow rule for every peer (all pods, all nodes and all addresses) on every port."""
-    if not rule.all_ports or rule.action is not Action.ALLOW:
-        return False
-    if rule.peers is None:
-        return True
-    all_pods = any(covers_every_pod(p) for p in rule.peers)
-    blocks = {p.block for p in rule.peers if isinstance(p, IPBlockPeer)}
-    for p in rule.peers:
-        if isinstance(p, NetworkPeer) and not p.excluded:
-            blocks.update(p.blocks)
-        if isinstance(p, EntityPeer) and p.entity in (Entity.WORLD, Entity.ALL):
-            blocks.update(_UNIVERSE.values())
-    return all_pods and all(_UNIVERSE[f] in blocks for f in families)
+    return rule.all_ports and rule.action is Action.ALLOW and covers_everything(rule, families)
 
 
 def opens_everything(policy: Policy, direction: Direction, families: Iterable[int]) -> bool:
@@ -151,7 +130,9 @@ def coverage(engine: Engine) -> list[NamespaceCoverage]:
     return out
 
 
-def findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Finding]:
+def coverage_findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> list[Finding]:
+    """The findings of the coverage analysis: namespaces without default deny, policies
+    that select nothing, and rules of each API that do not do what they seem to."""
     found: list[Finding] = []
     for ns in namespaces:
         for direction in Direction:

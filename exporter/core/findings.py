@@ -45,6 +45,9 @@ class Check(StrEnum):
     """Parts of a policy netfence reports but cannot evaluate (L7, FQDN, host policies)."""
     UNREADABLE_KIND = "unreadable-kind"
     """A live scan was refused (403) a kind: whatever it holds is not analysed."""
+    UNVERIFIABLE_POLICY = "unverifiable-policy"
+    """An object of a kind that decides an answer could not be read at all: the answers
+    of its namespace (every namespace, when cluster-scoped) are unknown."""
     GUARDRAIL_VIOLATION = "guardrail-violation"
     """The intent file's guardrail is not met (docs/intent.md)."""
     EXCEPTION_EXPIRED = "exception-expired"

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.core.fields import as_list
 from exporter.core.findings import InputError
 from exporter.core.model import (
     ContainerPort,
@@ -25,6 +26,7 @@ from exporter.core.model import (
     Snapshot,
     Workload,
 )
+from exporter.core.names import names_problem
 from exporter.core.policies import Policy
 from exporter.core.policies.admin import is_admin_policy, parse_admin_policy
 from exporter.core.policies.calico import KINDS as CALICO_KINDS
@@ -36,6 +38,7 @@ from exporter.core.policies.calico import (
     parse_tier,
 )
 from exporter.core.policies.cilium import is_cilium_policy, parse_cilium_policy
+from exporter.core.policies.kinds import CLUSTER_SCOPED_POLICY_KINDS
 from exporter.core.policies.kubernetes import PolicyError, parse_network_policy
 from exporter.core.routes import (
     ROUTE_KINDS,
@@ -57,6 +60,7 @@ from exporter.core.services import (
     parse_endpoint_slice,
     parse_service,
 )
+from exporter.core.verification import kind_label
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 _PROTOCOLS = {p.value: p for p in Protocol}
@@ -88,11 +92,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "Node",
         "IngressClass",
         "GatewayClass",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
+        *CLUSTER_SCOPED_POLICY_KINDS,
         "Tier",
         "ClusterRole",
         "ClusterRoleBinding",
@@ -103,6 +103,17 @@ CLUSTER_SCOPED_KINDS = frozenset(
     }
 )
 
+
+# Policy kinds whose objects under another apiVersion would otherwise vanish unsaid.
+_POLICY_KINDS_BY_API = {
+    "NetworkPolicy": "networking.k8s.io/v1, projectcalico.org/v3 or crd.projectcalico.org/v1",
+    "CiliumNetworkPolicy": "cilium.io/v2",
+    "CiliumClusterwideNetworkPolicy": "cilium.io/v2",
+    "AdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
+    "BaselineAdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
+    "ClusterNetworkPolicy": "policy.networking.k8s.io/v1alpha2",
+    "GlobalNetworkPolicy": "projectcalico.org/v3 or crd.projectcalico.org/v1",
+}
 
 NETWORK_KINDS = frozenset(
     {"Service", "EndpointSlice", "Ingress", "Route", "Gateway", "ReferenceGrant", *ROUTE_KINDS}
@@ -175,6 +186,7 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
     ignored: Counter[str] = Counter()
     network = _NetworkObjects()
     tiers: dict[str, tuple[float, bool]] = {}
+    unparsed: list[tuple[str, str]] = []
 
     for raw in objects:
         obj = raw.obj
@@ -204,13 +216,14 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
         if not isinstance(kind, str) or not kind:
             error("object has no kind")
             continue
-        if not isinstance(meta, dict) or not isinstance(name, str) or not name:
-            error("metadata.name is missing")
+        scoped = kind not in CLUSTER_SCOPED_KINDS
+        label = kind_label(kind, obj.get("apiVersion"))
+        problem = names_problem(kind, meta, scoped)
+        if problem is not None or not isinstance(meta, dict) or not isinstance(name, str):
+            # The API server would refuse it, so it cannot be in force: reported, skipped.
+            error(problem or "metadata.name is missing")
             continue
-        if ns is not None and not isinstance(ns, str):
-            error("metadata.namespace must be a string")
-            continue
-        if kind not in CLUSTER_SCOPED_KINDS:
+        if scoped:
             ns = ns or DEFAULT_NAMESPACE
             referenced.add(ns)
         try:
@@ -238,12 +251,22 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
                 tiers[name] = parse_tier(obj)
             elif kind in NETWORK_KINDS:
                 network.add(kind, obj, ref)
-            elif kind in CARRIED_KINDS or kind == "NetworkPolicy":
+            elif kind in _POLICY_KINDS_BY_API:
+                raise _Bad(
+                    f"apiVersion {obj.get('apiVersion')!r} is not an API of {kind} "
+                    f"({_POLICY_KINDS_BY_API[kind]}); not analysed"
+                )
+            elif kind in CARRIED_KINDS:
                 carried.append(obj)
             else:
                 ignored[kind] += 1
         except (_Bad, PolicyError, ServiceError, RouteError) as exc:
             error(str(exc))
+            unparsed.append((label, str(ns or "") if scoped else _own_namespace(kind, name)))
+        except Exception as exc:
+            # A shape no validation above foresaw: still this object's error, not the scan's.
+            error(f"cannot be read ({type(exc).__name__}: {exc}); object ignored")
+            unparsed.append((label, str(ns or "") if scoped else _own_namespace(kind, name)))
 
     if tiers or any(p.tier != "default" for p in policies):
         policies = apply_tiers(policies, tiers)
@@ -262,8 +285,14 @@ def build_snapshot(objects: Iterable[RawObject]) -> tuple[Snapshot, list[InputEr
         gateways=tuple(network.gateways),
         routes=tuple(network.routes),
         reference_grants=tuple(network.reference_grants),
+        unparsed=tuple(unparsed),
     )
     return snapshot, errors
+
+
+def _own_namespace(kind: str, name: str) -> str:
+    """The namespace a cluster-scoped object's failure makes unknown: a Namespace's own."""
+    return name if kind == "Namespace" else ""
 
 
 def _is_k8s_policy(obj: Mapping[str, Any]) -> bool:
@@ -296,14 +325,25 @@ def _labels(raw: object, where: str, error: Any) -> dict[str, str]:
 
 
 def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the managing controller; None: the pod is its own workload.
+
+    The controller reference decides (else the first). A reference without a kind or a
+    name names nothing we can group by, and a `Node` owner marks a static (mirror) pod
+    that the kubelet runs from a file (etcd, the API server, the scheduler): grouping
+    those by node would merge unrelated components, so each is a bare pod."""
     refs = meta.get("ownerReferences")
-    if not isinstance(refs, list) or not refs:
+    if not isinstance(refs, list):
         return None
-    valid = [r for r in refs if isinstance(r, dict) and r.get("kind") and r.get("name")]
-    if not valid:
+    dicts = [r for r in refs if isinstance(r, dict)]
+    if not dicts:
         return None
-    chosen = next((r for r in valid if r.get("controller")), valid[0])
-    return str(chosen["kind"]), str(chosen["name"])
+    chosen = next((r for r in dicts if r.get("controller") is True), dicts[0])
+    kind, name = chosen.get("kind"), chosen.get("name")
+    if not isinstance(kind, str) or not kind or not isinstance(name, str) or not name:
+        return None
+    if kind == "Node":
+        return None
+    return kind, name
 
 
 def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[ContainerPort, ...], bool]:
@@ -312,17 +352,18 @@ def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[Contain
     if not isinstance(spec, dict):
         raise _Bad(f"{where}: expected a mapping")
     ports: list[ContainerPort] = []
-    containers = list(spec.get("containers") or [])
+    containers = list(as_list(spec.get("containers"), f"{where}.containers", _Bad))
     # Native sidecars (init containers that keep running) serve ports like containers.
     containers += [
         c
-        for c in (spec.get("initContainers") or [])
+        for c in as_list(spec.get("initContainers"), f"{where}.initContainers", _Bad)
         if isinstance(c, dict) and c.get("restartPolicy") == "Always"
     ]
     for ci, container in enumerate(containers):
         if not isinstance(container, dict):
             raise _Bad(f"{where}.containers[{ci}]: expected a mapping")
-        for pi, port in enumerate(container.get("ports") or []):
+        cports = as_list(container.get("ports"), f"{where}.containers[{ci}].ports", _Bad)
+        for pi, port in enumerate(cports):
             pwhere = f"{where}.containers[{ci}].ports[{pi}]"
             if not isinstance(port, dict):
                 error(f"{pwhere}: expected a mapping; port ignored")
@@ -331,7 +372,10 @@ def _pod_spec_ports(spec: object, where: str, error: Any) -> tuple[tuple[Contain
             if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= 65535:
                 error(f"{pwhere}: containerPort {number!r} is missing or invalid; port ignored")
                 continue
-            proto = _PROTOCOLS.get(port.get("protocol") or "TCP")
+            raw_proto = port.get("protocol")
+            proto = (
+                _PROTOCOLS.get(raw_proto or "TCP") if isinstance(raw_proto, str | None) else None
+            )
             if proto is None:
                 error(f"{pwhere}: protocol {port.get('protocol')!r} is not TCP, UDP or SCTP")
                 continue

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from exporter.core.policies import Policy
+    from exporter.core.policies.normal_form import Policy
     from exporter.core.routes import Gateway, GatewayRoute, Ingress, ReferenceGrant
     from exporter.core.services import EndpointSlice, Service
 
@@ -130,3 +130,6 @@ class Snapshot:
     gateways: tuple[Gateway, ...] = ()
     routes: tuple[GatewayRoute, ...] = ()
     reference_grants: tuple[ReferenceGrant, ...] = ()
+    unparsed: tuple[tuple[str, str], ...] = ()
+    """(`group/Kind`, namespace or "" when cluster-scoped) of every object that could not
+    be used at all: the answers its kind decides are unknown (core/verification.py)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.core.fields import as_list
 from exporter.core.model import ObjectRef
 from exporter.core.selectors import LabelSelector, SelectorError, parse_label_selector
 
@@ -145,11 +146,13 @@ def parse_ingress(obj: dict[str, Any], ref: ObjectRef) -> Ingress:
         b = _ingress_backend(default, namespace, "spec.defaultBackend")
         if b:
             backends.append(b)
-    for i, rule in enumerate(spec.get("rules") or []):
+    for i, rule in enumerate(as_list(spec.get("rules"), "spec.rules", RouteError)):
         http = rule.get("http") if isinstance(rule, dict) else None
         if not isinstance(http, dict):
             continue
-        for j, path in enumerate(http.get("paths") or []):
+        for j, path in enumerate(
+            as_list(http.get("paths"), f"spec.rules[{i}].http.paths", RouteError)
+        ):
             where = f"spec.rules[{i}].http.paths[{j}].backend"
             if not isinstance(path, dict):
                 raise RouteError(f"spec.rules[{i}].http.paths[{j}]: expected a mapping")
@@ -168,7 +171,10 @@ def parse_openshift_route(obj: dict[str, Any], ref: ObjectRef) -> Ingress:
     port = (
         (spec.get("port") or {}).get("targetPort") if isinstance(spec.get("port"), dict) else None
     )
-    targets = [spec.get("to"), *(spec.get("alternateBackends") or [])]
+    targets = [
+        spec.get("to"),
+        *as_list(spec.get("alternateBackends"), "spec.alternateBackends", RouteError),
+    ]
     backends = []
     for i, to in enumerate(targets):
         if not isinstance(to, dict):
@@ -194,7 +200,7 @@ def parse_gateway(obj: dict[str, Any], ref: ObjectRef) -> Gateway:
     if not isinstance(spec, dict):
         raise RouteError("spec: expected a mapping")
     listeners = []
-    for i, raw in enumerate(spec.get("listeners") or []):
+    for i, raw in enumerate(as_list(spec.get("listeners"), "spec.listeners", RouteError)):
         if not isinstance(raw, dict):
             raise RouteError(f"spec.listeners[{i}]: expected a mapping")
         allowed = raw.get("allowedRoutes") or {}
@@ -215,7 +221,11 @@ def parse_gateway(obj: dict[str, Any], ref: ObjectRef) -> Gateway:
             except SelectorError as exc:
                 raise RouteError(str(exc)) from None
         kinds = tuple(
-            str(k.get("kind")) for k in (allowed.get("kinds") or []) if isinstance(k, dict)
+            str(k.get("kind"))
+            for k in as_list(
+                allowed.get("kinds"), f"spec.listeners[{i}].allowedRoutes.kinds", RouteError
+            )
+            if isinstance(k, dict)
         )
         listeners.append(Listener(str(raw.get("name") or i), source, selector, kinds))
     return Gateway(
@@ -229,7 +239,7 @@ def parse_gateway_route(obj: dict[str, Any], ref: ObjectRef) -> GatewayRoute:
     if not isinstance(spec, dict):
         raise RouteError("spec: expected a mapping")
     parents = []
-    for i, raw in enumerate(spec.get("parentRefs") or []):
+    for i, raw in enumerate(as_list(spec.get("parentRefs"), "spec.parentRefs", RouteError)):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise RouteError(f"spec.parentRefs[{i}]: needs a name")
         if (raw.get("kind") or "Gateway") != "Gateway":
@@ -242,10 +252,12 @@ def parse_gateway_route(obj: dict[str, Any], ref: ObjectRef) -> GatewayRoute:
             )
         )
     backends = []
-    for i, rule in enumerate(spec.get("rules") or []):
+    for i, rule in enumerate(as_list(spec.get("rules"), "spec.rules", RouteError)):
         if not isinstance(rule, dict):
             raise RouteError(f"spec.rules[{i}]: expected a mapping")
-        for j, raw in enumerate(rule.get("backendRefs") or []):
+        for j, raw in enumerate(
+            as_list(rule.get("backendRefs"), f"spec.rules[{i}].backendRefs", RouteError)
+        ):
             where = f"spec.rules[{i}].backendRefs[{j}]"
             if not isinstance(raw, dict) or not raw.get("name"):
                 raise RouteError(f"{where}: needs a name")
@@ -268,7 +280,7 @@ def parse_reference_grant(obj: dict[str, Any], ref: ObjectRef) -> ReferenceGrant
         raise RouteError("spec: expected a mapping")
     sources = tuple(
         (str(f.get("group") or ""), str(f.get("kind") or ""), str(f.get("namespace") or ""))
-        for f in spec.get("from") or []
+        for f in as_list(spec.get("from"), "spec.from", RouteError)
         if isinstance(f, dict)
     )
     targets = tuple(
@@ -277,7 +289,7 @@ def parse_reference_grant(obj: dict[str, Any], ref: ObjectRef) -> ReferenceGrant
             str(t.get("kind") or ""),
             str(t["name"]) if t.get("name") else None,
         )
-        for t in spec.get("to") or []
+        for t in as_list(spec.get("to"), "spec.to", RouteError)
         if isinstance(t, dict)
     )
     return ReferenceGrant(ref.namespace or "default", sources, targets)

@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.core.fields import as_list, as_name
 from exporter.core.model import IPNetwork, ObjectRef, Protocol
 
 _PROTOCOLS = {p.value: p for p in Protocol}
@@ -76,7 +77,7 @@ def parse_service(obj: dict[str, Any], ref: ObjectRef) -> Service:
     spec = obj.get("spec") or {}
     if not isinstance(spec, dict):
         raise ServiceError("spec: expected a mapping")
-    svc_type = spec.get("type") or "ClusterIP"
+    svc_type = as_name(spec.get("type"), "spec.type", ServiceError, "ClusterIP")
     if svc_type not in SERVICE_TYPES:
         raise ServiceError(f"spec.type: {svc_type!r} is not one of {', '.join(SERVICE_TYPES)}")
     raw_selector = spec.get("selector")
@@ -85,16 +86,23 @@ def parse_service(obj: dict[str, Any], ref: ObjectRef) -> Service:
     selector = (
         tuple(sorted((str(k), str(v)) for k, v in raw_selector.items())) if raw_selector else None
     )
-    ports = tuple(_parse_port(p, f"spec.ports[{i}]") for i, p in enumerate(spec.get("ports") or []))
+    ports = tuple(
+        _parse_port(p, f"spec.ports[{i}]")
+        for i, p in enumerate(as_list(spec.get("ports"), "spec.ports", ServiceError))
+    )
     ranges = []
-    for i, text in enumerate(spec.get("loadBalancerSourceRanges") or []):
+    for i, text in enumerate(
+        as_list(spec.get("loadBalancerSourceRanges"), "spec.loadBalancerSourceRanges", ServiceError)
+    ):
         try:
             ranges.append(ipaddress.ip_network(str(text).strip(), strict=False))
         except ValueError:
             raise ServiceError(
                 f"spec.loadBalancerSourceRanges[{i}]: {text!r} is not a CIDR"
             ) from None
-    external_ips = tuple(str(ip) for ip in spec.get("externalIPs") or [])
+    external_ips = tuple(
+        str(ip) for ip in as_list(spec.get("externalIPs"), "spec.externalIPs", ServiceError)
+    )
     return Service(
         ref=ref,
         namespace=namespace,
@@ -115,7 +123,9 @@ def _parse_port(raw: object, where: str) -> ServicePort:
     port = raw.get("port")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ServiceError(f"{where}.port: {port!r} is not a port number")
-    protocol = _PROTOCOLS.get(raw.get("protocol") or "TCP")
+    protocol = _PROTOCOLS.get(
+        as_name(raw.get("protocol"), f"{where}.protocol", ServiceError, "TCP")
+    )
     if protocol is None:
         raise ServiceError(f"{where}.protocol: {raw.get('protocol')!r} is not TCP, UDP or SCTP")
     target = raw.get("targetPort", port)
@@ -137,7 +147,7 @@ def parse_endpoint_slice(obj: dict[str, Any], ref: ObjectRef) -> EndpointSlice |
     if not service:
         return None
     pods = []
-    for endpoint in obj.get("endpoints") or []:
+    for endpoint in as_list(obj.get("endpoints"), "endpoints", ServiceError):
         target = endpoint.get("targetRef") if isinstance(endpoint, dict) else None
         if isinstance(target, dict) and target.get("kind") == "Pod" and target.get("name"):
             pods.append(str(target["name"]))

@@ -23,6 +23,7 @@ from exporter.core.model import Direction
 from exporter.metrics.intent import INTENT_FAMILIES, intent_families
 
 PREFIX = "netfence_"
+SCAN_STATES = ("success", "degraded", "failure")
 _FROM_SCAN = " Value from the last scheduled scan (see netfence_scan_timestamp_seconds)."
 
 
@@ -45,6 +46,12 @@ class ClusterMetrics:
     internet_egress_workloads: Mapping[str, int] = field(default_factory=dict)
     policies_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
     unreadable_kinds: Sequence[str] = ()
+    degraded: bool = False
+    """The last scan attempt produced results, but some answers are unknown (below)."""
+    unknown_coverage: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    """namespace -> (kind, reason) making its default-deny and isolation unknown."""
+    unknown_exposure: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    """namespace -> (kind, reason) making its exposure and internet egress unknown."""
     intent: IntentReport | None = None
     """The distance to the intent file (serve --intent), when one is configured."""
     intended_exposure: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -57,7 +64,16 @@ class ClusterMetrics:
 # docs/metrics.md is checked against it by a test.
 FAMILIES: dict[str, tuple[str, str]] = {
     "build_info": ("gauge", "netfence build information; always 1."),
-    "scan_success": ("gauge", "1 if the last scheduled scan of the cluster succeeded, else 0."),
+    "scan_success": (
+        "gauge",
+        "1 if the last scheduled scan of the cluster succeeded with every answer verified, "
+        "else 0 (failed or degraded: see netfence_scan_state).",
+    ),
+    "scan_state": (
+        "gauge",
+        "1 for the state of the last scheduled scan: success, degraded (some answers "
+        "unknown: an enforced kind was unreadable or unparsable) or failure.",
+    ),
     "scan_timestamp_seconds": (
         "gauge",
         "Start of the last successful scheduled scan, in seconds since the epoch.",
@@ -74,6 +90,22 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "1 for each kind the API refused (403) in the last scan: not analysed." + _FROM_SCAN,
     ),
     "namespaces": ("gauge", "Namespaces in the cluster." + _FROM_SCAN),
+    "namespace_coverage_known": (
+        "gauge",
+        "1 if the namespace's default-deny and isolation were verified; 0 if unknown "
+        "(absent netfence_namespace_default_deny; why: netfence_namespace_unverified_kinds)."
+        + _FROM_SCAN,
+    ),
+    "namespace_exposure_known": (
+        "gauge",
+        "1 if the namespace's exposure and internet egress were verified; 0 if unknown "
+        "(absent netfence_exposed_services)." + _FROM_SCAN,
+    ),
+    "namespace_unverified_kinds": (
+        "gauge",
+        "1 for each kind whose objects could not be read (reason unreadable: 403; "
+        "unparsable: input error) and that decides an answer of the namespace." + _FROM_SCAN,
+    ),
     "namespace_default_deny": (
         "gauge",
         "1 if default-deny is in force in the namespace for the direction, else 0." + _FROM_SCAN,
@@ -126,6 +158,12 @@ class NetfenceCollector(Collector):
             PREFIX + "scan_errors", FAMILIES["scan_errors_total"][1], labels=["cluster", "stage"]
         )
         unreadable = _gauge("scan_unreadable_kinds", ["cluster", "kind"])
+        state = _gauge("scan_state", ["cluster", "state"])
+        coverage_known = _gauge("namespace_coverage_known", ["cluster", "namespace"])
+        exposure_known = _gauge("namespace_exposure_known", ["cluster", "namespace"])
+        unverified = _gauge(
+            "namespace_unverified_kinds", ["cluster", "namespace", "kind", "reason"]
+        )
         namespaces = _gauge("namespaces", ["cluster"])
         default_deny = _gauge("namespace_default_deny", ["cluster", "namespace", "direction"])
         pods = _gauge("namespace_pods", ["cluster", "namespace"])
@@ -138,7 +176,10 @@ class NetfenceCollector(Collector):
         directions = [(d, str(d)) for d in Direction]
         for r in results:
             c = r.cluster
-            success.add_metric([c], 1 if r.success else 0)
+            success.add_metric([c], 1 if r.success and not r.degraded else 0)
+            current = "failure" if not r.success else "degraded" if r.degraded else "success"
+            for name in SCAN_STATES:
+                state.add_metric([c, name], 1 if name == current else 0)
             if r.timestamp is not None:
                 timestamp.add_metric([c], r.timestamp)
             if r.duration is not None:
@@ -152,17 +193,29 @@ class NetfenceCollector(Collector):
             namespaces.add_metric([c], len(r.namespaces))
             for ns in r.namespaces:
                 pods.add_metric([c, ns.name], ns.pods)
+                known = ns.name not in r.unknown_coverage
+                coverage_known.add_metric([c, ns.name], 1 if known else 0)
+                exposure_known.add_metric([c, ns.name], 0 if ns.name in r.unknown_exposure else 1)
+                if not known:
+                    continue  # unknown: no value rather than a guessed 0 or 1
                 for d, label in directions:
                     cov = ns.direction(d)
                     default_deny.add_metric([c, ns.name, label], 1 if cov.default_deny else 0)
                     isolated.add_metric([c, ns.name, label], cov.isolated_pods)
+            for ns_name, gaps in sorted(r.unknown_exposure.items()):
+                for kind, reason in sorted(set(gaps)):
+                    unverified.add_metric([c, ns_name, kind, reason], 1)
             for ns_name, by_category in sorted(r.exposure.items()):
+                if ns_name in r.unknown_exposure:
+                    continue
                 meant = r.intended_exposure.get(ns_name, {})
                 for category, count in sorted(by_category.items()):
                     n = meant.get(category, 0)
                     exposed.add_metric([c, ns_name, category, "false"], count - n)
                     exposed.add_metric([c, ns_name, category, "true"], n)
             for ns_name, count in sorted(r.internet_egress_workloads.items()):
+                if ns_name in r.unknown_exposure:
+                    continue
                 n = r.intended_egress.get(ns_name, 0)
                 egress.add_metric([c, ns_name, "false"], count - n)
                 egress.add_metric([c, ns_name, "true"], n)
@@ -173,11 +226,15 @@ class NetfenceCollector(Collector):
                 findings.add_metric([c, ns_name, check, severity], count)
         yield from (
             success,
+            state,
             timestamp,
             duration,
             errors,
             unreadable,
             namespaces,
+            coverage_known,
+            exposure_known,
+            unverified,
             default_deny,
             pods,
             isolated,

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter import __version__
-from exporter.core.findings import Check, Finding, Severity
 from exporter.core.inventory import RawObject, build_snapshot
+from exporter.core.policies.kinds import ENFORCED_POLICY_KINDS
+from exporter.core.verification import ScanState
 from exporter.metrics import ClusterMetrics
 from exporter.serve.clusters import Cluster
 from exporter.sources.manifests import LoadResult
@@ -41,17 +42,6 @@ from exporter.usecases import LoadedIntent, ScanReport, analyse
 
 log = logging.getLogger(__name__)
 
-POLICY_KINDS = frozenset(
-    {
-        "NetworkPolicy",
-        "CiliumNetworkPolicy",
-        "CiliumClusterwideNetworkPolicy",
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
-    }
-)
 PRUNE_EVERY_SECONDS = 3600.0
 STAGES = ("list", "load", "scan", "store", "scheduler")
 """Values of the `stage` label of netfence_scan_errors_total, all exported from the start."""
@@ -113,7 +103,7 @@ def policy_digests(objects: Sequence[RawObject]) -> tuple[PolicyDigest, ...]:
     found = [
         policy_digest(r.obj)
         for r in objects
-        if isinstance(r.obj, dict) and r.obj.get("kind") in POLICY_KINDS
+        if isinstance(r.obj, dict) and r.obj.get("kind") in ENFORCED_POLICY_KINDS
     ]
     return tuple(sorted(found, key=lambda p: (p.kind, p.namespace, p.name, p.api_version)))
 
@@ -175,8 +165,17 @@ class Scanner:
             return self._states[cluster].last_good
 
     def ready(self) -> tuple[bool, str]:
+        """Ready (docs/metrics.md, "Readiness"): some cluster's answers are published
+        (its last good scan succeeded or was degraded) and every cluster has been tried,
+        or the grace period for slow first scans is over. Never ready while no scan has
+        produced an answer: /metrics would hold nothing but failures."""
         with self._lock:
             waiting = sorted(n for n, s in self._states.items() if not s.attempted)
+            scanned = sorted(n for n, s in self._states.items() if s.last_good is not None)
+        if not scanned:
+            if waiting:
+                return False, f"waiting for the first scan of: {', '.join(waiting)}"
+            return False, "no scan has succeeded yet (see netfence_scan_state and the log)"
         if not waiting:
             return True, "ready: every cluster has been scanned"
         if self._monotonic() - self._started >= self._ready_grace:
@@ -218,10 +217,10 @@ class Scanner:
                 LoadResult(snapshot, [*read.errors, *build_errors]),
                 network_plugin=cluster.network_plugin or read.network_plugin,
                 network_plugin_source="crds" if from_crds else None,
+                unreadable=read.unreadable,
                 intent=self._intent,
                 today=dt.datetime.fromtimestamp(started_at, dt.UTC).date(),
             )
-            report = _with_unreadable(report, read.unreadable)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()
         except Exception as exc:
@@ -326,23 +325,6 @@ class Scanner:
             self.count(record.cluster, "store")
 
 
-def _with_unreadable(report: ScanReport, kinds: Sequence[str]) -> ScanReport:
-    if not kinds:
-        return report
-    extra = [
-        Finding(
-            check=Check.UNREADABLE_KIND,
-            severity=Severity.HIGH,
-            namespace="",
-            object=kind,
-            message=f"the API server refused to list {kind} (403): policies or objects of "
-            "this kind are not analysed, so results may be wrong; grant get/list/watch on it",
-        )
-        for kind in kinds
-    ]
-    return dataclasses.replace(report, findings=[*report.findings, *extra])
-
-
 def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMetrics:
     report = result.report
     return ClusterMetrics(
@@ -357,6 +339,15 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         internet_egress_workloads=report.internet_egress_workloads,
         policies_by_kind=report.policies_by_kind,
         unreadable_kinds=result.unreadable,
+        degraded=report.state is ScanState.DEGRADED,
+        unknown_coverage={
+            ns: [(g.kind, str(g.reason)) for g in gaps]
+            for ns, gaps in report.verification.coverage.items()
+        },
+        unknown_exposure={
+            ns: [(g.kind, str(g.reason)) for g in gaps]
+            for ns, gaps in report.verification.exposure.items()
+        },
         intent=report.intent,
         intended_exposure=report.intent.intended_counts(report.exposures) if report.intent else {},
         intended_egress=(
@@ -367,6 +358,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
 
 def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanRecord:
     report = result.report
+    known = report.verification.coverage_known
     return ScanRecord(
         cluster=result.cluster,
         started_at=result.started_at,
@@ -376,8 +368,9 @@ def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanReco
             NamespaceRow(
                 namespace=ns.name,
                 pods=ns.pods,
-                ingress_default_deny=ns.ingress.default_deny,
-                egress_default_deny=ns.egress.default_deny,
+                # None: unknown (a kind that decides it was unreadable or unparsable).
+                ingress_default_deny=ns.ingress.default_deny if known(ns.name) else None,
+                egress_default_deny=ns.egress.default_deny if known(ns.name) else None,
                 ingress_isolated_pods=ns.ingress.isolated_pods,
                 egress_isolated_pods=ns.egress.isolated_pods,
                 exposure=dict(report.exposure.get(ns.name, {})),

@@ -30,6 +30,8 @@ import urllib3
 
 from exporter.core.findings import InputError
 from exporter.core.inventory import RawObject
+from exporter.core.policies import PolicyAPI
+from exporter.core.policies.kinds import POLICY_KINDS
 
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_RETRIES = 4
@@ -48,6 +50,13 @@ class Kind:
     groups: tuple[str, ...]
 
 
+def _policy_kinds(*apis: PolicyAPI) -> tuple[Kind, ...]:
+    """The enforced policy kinds of these APIs, from the registry (core/policies/kinds.py)."""
+    return tuple(
+        Kind(k.kind, k.plural, k.groups) for k in POLICY_KINDS if k.enforced and k.api in apis
+    )
+
+
 # Every kind the inventory and the analyses use (exporter/core/inventory.py). Core and
 # built-in groups are looked up through discovery like the CRDs, so one code path covers
 # clusters old and new. Endpoints, Secrets and ConfigMaps are never read.
@@ -63,7 +72,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("ReplicaSet", "replicasets", ("apps",)),
     Kind("Job", "jobs", ("batch",)),
     Kind("CronJob", "cronjobs", ("batch",)),
-    Kind("NetworkPolicy", "networkpolicies", ("networking.k8s.io",)),
+    *_policy_kinds(PolicyAPI.KUBERNETES),
     Kind("Ingress", "ingresses", ("networking.k8s.io",)),
     Kind("IngressClass", "ingressclasses", ("networking.k8s.io",)),
     Kind("EndpointSlice", "endpointslices", ("discovery.k8s.io",)),
@@ -76,20 +85,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("UDPRoute", "udproutes", ("gateway.networking.k8s.io",)),
     Kind("ReferenceGrant", "referencegrants", ("gateway.networking.k8s.io",)),
     Kind("Route", "routes", ("route.openshift.io",)),
-    Kind("CiliumNetworkPolicy", "ciliumnetworkpolicies", ("cilium.io",)),
-    Kind("CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", ("cilium.io",)),
-    Kind("AdminNetworkPolicy", "adminnetworkpolicies", ("policy.networking.k8s.io",)),
-    Kind(
-        "BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies", ("policy.networking.k8s.io",)
-    ),
-    Kind("ClusterNetworkPolicy", "clusternetworkpolicies", ("policy.networking.k8s.io",)),
-    # Calico: the projectcalico.org API server when installed, else its CRDs.
-    Kind("NetworkPolicy", "networkpolicies", ("projectcalico.org", "crd.projectcalico.org")),
-    Kind(
-        "GlobalNetworkPolicy",
-        "globalnetworkpolicies",
-        ("projectcalico.org", "crd.projectcalico.org"),
-    ),
+    *_policy_kinds(PolicyAPI.CILIUM, PolicyAPI.ADMIN, PolicyAPI.CALICO),
 )
 
 

@@ -79,6 +79,17 @@ spec:
   - fromEndpoints: [{}]
 """
 
+CNP_ALL_NAMESPACES = """
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: from-all-namespaces, namespace: web}
+spec:
+  endpointSelector: {}
+  ingress:
+  - fromEndpoints:
+    - matchExpressions: [{key: "k8s:io.kubernetes.pod.namespace", operator: Exists}]
+"""
+
 NP_ALL_NAMESPACES = """
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -139,6 +150,13 @@ def _exposures(tmp_path: Path, *docs: str, plugin: str | None = None) -> set[tup
             None,
             {("internet", False)},
             {("other_namespaces", True), ("all_namespaces", True)},
+        ),
+        (
+            "§3.3 fromEndpoints requiring only a namespace admits every namespace",
+            (CNP_ALL_NAMESPACES,),
+            None,
+            {("other_namespaces", True), ("all_namespaces", True)},
+            set(),
         ),
         (
             "§1.3 namespaceSelector {} admits every namespace",

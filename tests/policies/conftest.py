@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from exporter.core.addresses import parse_address
-from exporter.core.coverage import NamespaceCoverage, coverage, findings
+from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, PodClass, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
 from exporter.core.findings import Finding
@@ -106,7 +106,7 @@ class World:
         return next(n for n in coverage(self.engine) if n.name == namespace)
 
     def findings(self) -> list[Finding]:
-        return findings(self.engine, coverage(self.engine))
+        return coverage_findings(self.engine, coverage(self.engine))
 
     def explain(self, src: str, dst: str, port: str | None = None) -> Explanation:
         query = None

@@ -107,6 +107,22 @@ FULL = ClusterMetrics(
 )
 
 
+DEGRADED = ClusterMetrics(
+    cluster="gap",
+    success=True,
+    degraded=True,
+    timestamp=1_700_000_000.0,
+    namespaces=(
+        NamespaceCoverage("seen", 2, _cov(True, 2), _cov(True, 2)),
+        NamespaceCoverage("unseen", 3, _cov(True, 3), _cov(False, 0)),
+    ),
+    exposure={"seen": {"internet": 0}, "unseen": {"internet": 1}},
+    internet_egress_workloads={"seen": 0, "unseen": 2},
+    unknown_coverage={"unseen": [("networking.k8s.io/NetworkPolicy", "unparsable")]},
+    unknown_exposure={"unseen": [("networking.k8s.io/NetworkPolicy", "unparsable")]},
+)
+
+
 def _families(text: str) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for fam in text_string_to_metric_families(text):
@@ -147,7 +163,7 @@ def test_docs_and_code_list_the_same_families() -> None:
     the same type and labels, and every documented family is exported."""
     exported = {
         name.removesuffix("_total") if info["type"] == "counter" else name: info
-        for text in (_render(FULL), _flow_render())
+        for text in (_render(FULL, DEGRADED), _flow_render())
         for name, info in _families(text).items()
         if name.startswith(PREFIX)
     }
@@ -310,14 +326,73 @@ def test_health_readiness_and_metrics(demo_scanner: Scanner) -> None:
 
 
 def test_readiness_grace() -> None:
+    """The grace period makes a slow cluster's first scan not hold the others back; it
+    never makes a process with no published answer ready."""
     now = {"t": 0.0}
     svc = Scanner(
-        [Cluster("x", lambda: SourceRead([]), "t")], ready_grace=60, monotonic=lambda: now["t"]
+        [Cluster("x", lambda: SourceRead([]), "t"), Cluster("slow", lambda: SourceRead([]), "t")],
+        ready_grace=60,
+        monotonic=lambda: now["t"],
     )
     assert not svc.ready()[0]
     now["t"] = 61
     ok, why = svc.ready()
-    assert ok and "grace" in why
+    assert not ok and "waiting" in why
+    svc.scan("x")
+    ok, why = svc.ready()
+    assert ok and "grace" in why and "slow" in why
+
+
+def test_not_ready_while_every_scan_fails() -> None:
+    """/readyz is 503 while a cluster's every scan fails, however long it has been."""
+    now = {"t": 0.0}
+
+    def broken() -> SourceRead:
+        raise RuntimeError("cluster unreachable")
+
+    svc = Scanner([Cluster("dead", broken, "t")], ready_grace=60, monotonic=lambda: now["t"])
+    for _ in range(3):
+        svc.scan("dead")
+    now["t"] = 10_000
+    ok, why = svc.ready()
+    assert not ok and "no scan has succeeded" in why
+
+
+def test_unknown_answers_are_absent_not_zero() -> None:
+    """A namespace whose coverage is unknown has no default-deny, isolation, exposure or
+    egress series; coverage_known says 0 and unverified_kinds says why; the scan state is
+    degraded and scan_success 0."""
+    fams = _families(_render(DEGRADED))
+
+    def series(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        samples = fams[name]["samples"]
+        assert isinstance(samples, list)
+        return {tuple(sorted(s.labels.items())): s.value for s in samples}
+
+    for name in (
+        "netfence_namespace_default_deny",
+        "netfence_namespace_isolated_pods",
+        "netfence_exposed_services",
+        "netfence_internet_egress_workloads",
+    ):
+        namespaces = {dict(k)["namespace"] for k in series(name)}
+        assert namespaces == {"seen"}, name
+    known = {
+        dict(k)["namespace"]: v for k, v in series("netfence_namespace_coverage_known").items()
+    }
+    assert known == {"seen": 1, "unseen": 0}
+    exposure = series("netfence_namespace_exposure_known")
+    assert {dict(k)["namespace"]: v for k, v in exposure.items()} == {"seen": 1, "unseen": 0}
+    (why,) = series("netfence_namespace_unverified_kinds")
+    assert dict(why) == {
+        "cluster": "gap",
+        "namespace": "unseen",
+        "kind": "networking.k8s.io/NetworkPolicy",
+        "reason": "unparsable",
+    }
+    states = {dict(k)["state"]: v for k, v in series("netfence_scan_state").items()}
+    assert states == {"success": 0, "degraded": 1, "failure": 0}
+    assert series("netfence_scan_success") == {(("cluster", "gap"),): 0}
 
 
 def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:

@@ -20,7 +20,9 @@ from typing import Any
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.kinds import kinds_of
+from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
+from exporter.core.policies.normal_form import (
     ADMIN_TIER,
     BASELINE_TIER,
     Action,
@@ -35,13 +37,12 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.selectors import EVERYTHING, LabelSelector, SelectorError, parse_label_selector
 
 ANP = "AdminNetworkPolicy"
 BANP = "BaselineAdminNetworkPolicy"
 CNP = "ClusterNetworkPolicy"
-KINDS = frozenset({ANP, BANP, CNP})
+KINDS = kinds_of(PolicyAPI.ADMIN)
 _PROTOCOLS = {p.value: p for p in Protocol}
 _ACTIONS = {
     ANP: {"Allow": Action.ALLOW, "Deny": Action.DENY, "Pass": Action.PASS},

@@ -34,7 +34,9 @@ from exporter.core.calico_selectors import (
     parse_calico_selector,
 )
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.kinds import kinds_of
+from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
+from exporter.core.policies.normal_form import (
     DEFAULT_TIER,
     Action,
     EndpointPeer,
@@ -49,10 +51,9 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import PolicyError, _covers_every_port, _list, _network
 from exporter.core.ports import PortSet
 
-KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy"})
+KINDS = kinds_of(PolicyAPI.CALICO)
 TIER_KIND = "Tier"
 _GROUPS = ("projectcalico.org/", "crd.projectcalico.org/")
 _ACTIONS = {a.value: a for a in Action}

@@ -27,7 +27,15 @@ from typing import Any
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.kinds import kinds_of
+from exporter.core.policies.kubernetes import (
+    _IANA_SVC_NAME,
+    PolicyError,
+    _covers_every_port,
+    _list,
+    _network,
+)
+from exporter.core.policies.normal_form import (
     Action,
     EndpointPeer,
     Entity,
@@ -43,13 +51,6 @@ from exporter.core.policies import (
     PortRange,
     Rule,
 )
-from exporter.core.policies.kubernetes import (
-    _IANA_SVC_NAME,
-    PolicyError,
-    _covers_every_port,
-    _list,
-    _network,
-)
 from exporter.core.selectors import (
     EVERYTHING,
     LabelSelector,
@@ -59,7 +60,7 @@ from exporter.core.selectors import (
     parse_label_selector,
 )
 
-KINDS = frozenset({"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"})
+KINDS = kinds_of(PolicyAPI.CILIUM)
 CLUSTERWIDE = "CiliumClusterwideNetworkPolicy"
 NAMESPACE_KEY = "io.kubernetes.pod.namespace"
 NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from exporter.core.addresses import IPBlock
 from exporter.core.model import Direction, ObjectRef, Protocol
-from exporter.core.policies import (
+from exporter.core.policies.normal_form import (
     IPBlockPeer,
     NamedPort,
     Peer,

@@ -1,0 +1,209 @@
+"""The whole-cluster connectivity map: every allowed (source, destination, ports) over
+pod classes and address atoms, with each class's rules precomputed per direction so
+no selector is matched per pair."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from exporter.core.engine.classes import Endpoint, PodClass
+from exporter.core.engine.decision import Decision
+from exporter.core.engine.selection import Plan
+from exporter.core.model import (
+    ContainerPort,
+    Direction,
+)
+from exporter.core.policies import (
+    Action,
+    Entity,
+    EntityPeer,
+    IPBlockPeer,
+    NamedPeer,
+    PortMatch,
+    Rule,
+)
+from exporter.core.ports import ALL, NONE, PortSet
+
+
+@dataclass(slots=True)
+class _DirectionMap:
+    """Everything one class admits in one direction, precomputed for connectivity."""
+
+    open: bool = False
+    wild: list[tuple[PortMatch, ...] | None] = field(default_factory=list)
+    by_class: dict[int, PortSet] = field(default_factory=dict)
+    by_atom: dict[int, PortSet] = field(default_factory=dict)
+    plan: Plan | None = None
+    """Set when the class needs tier-by-tier evaluation per peer (no union fast path)."""
+    targets: tuple[tuple[_Target, ...], ...] = ()
+    """Per tier of `plan`: each rule with the classes and atoms it matches."""
+    some_classes: frozenset[int] = frozenset()
+    """Classes some rule matches specifically; every other class gets `base`."""
+    some_atoms: frozenset[int] = frozenset()
+    base: dict[tuple[bool, tuple[ContainerPort, ...]], PortSet] = field(default_factory=dict)
+    """What a peer only the every-peer rules match gets, by (peer is a class,
+    destination ports)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    rule: Rule
+    classes: frozenset[int] | None
+    """Classes the rule matches; None: every class."""
+    atoms: frozenset[int] | None
+    """Atoms the rule matches; None: every atom."""
+
+
+class ConnectivityMap(Decision):
+    """The fourth layer of `Engine`: `class_connectivity`."""
+
+    def _direction_map(self, cls: PodClass, direction: Direction) -> _DirectionMap:
+        result = _DirectionMap()
+        plan = self.plan(cls, direction)
+        if not plan.tiers:
+            result.open = True
+            return result
+        if not plan.simple:
+            result.plan = plan
+            self._fill_targets(result, plan)
+            return result
+        tier = plan.tiers[0]
+        if not tier.ends_in_deny:
+            # Allow rules alone decide nothing the default would not allow.
+            result.open = True
+            return result
+        for _policy, rule in tier.rules:
+            if rule.peers is None:
+                result.wild.append(rule.ports)
+                continue
+            for peer in rule.peers:
+                if isinstance(peer, EntityPeer) and peer.entity is Entity.ALL:
+                    result.wild.append(rule.ports)
+                    continue
+                for ai in self.peer_atoms(peer):
+                    dst_a: Endpoint = cls if direction is Direction.INGRESS else self.atoms[ai]
+                    ports = self.rule_ports(rule.ports, dst_a)
+                    if ports:
+                        result.by_atom[ai] = result.by_atom.get(ai, NONE) | ports
+                if isinstance(peer, IPBlockPeer | NamedPeer):
+                    continue
+                for other in self.peer_classes(peer):
+                    dst_c = cls if direction is Direction.INGRESS else other
+                    ports = self.rule_ports(rule.ports, dst_c)
+                    if ports:
+                        prev = result.by_class.get(other.index)
+                        result.by_class[other.index] = ports if prev is None else prev | ports
+        return result
+
+    def _fill_targets(self, dmap: _DirectionMap, plan: Plan) -> None:
+        every_class, every_atom = len(self.classes), len(self.atoms)
+        some_classes: set[int] = set()
+        some_atoms: set[int] = set()
+        tiers = []
+        for tier in plan.tiers:
+            targets = []
+            for _policy, rule in tier.rules:
+                if rule.peers is None:
+                    targets.append(_Target(rule, None, None))
+                    continue
+                classes: set[int] = set()
+                found_atoms: set[int] = set()
+                for peer in rule.peers:
+                    classes |= self.peer_class_ids(peer)
+                    found_atoms |= self.peer_atoms(peer)
+                c = None if len(classes) == every_class else frozenset(classes)
+                a = None if len(found_atoms) == every_atom else frozenset(found_atoms)
+                if c is not None:
+                    some_classes |= c
+                if a is not None:
+                    some_atoms |= a
+                targets.append(_Target(rule, c, a))
+            tiers.append(tuple(targets))
+        dmap.targets = tuple(tiers)
+        dmap.some_classes = frozenset(some_classes)
+        dmap.some_atoms = frozenset(some_atoms)
+
+    def _evaluate_targets(
+        self, dmap: _DirectionMap, is_class: bool, index: int, dst: Endpoint
+    ) -> PortSet:
+        """`_evaluate` over precomputed rule targets (no selector matching per pair)."""
+        assert dmap.plan is not None
+        undecided = ALL
+        allowed = NONE
+        for tier, targets in zip(dmap.plan.tiers, dmap.targets, strict=True):
+            tier_open = undecided
+            blocked = NONE
+            passed = NONE
+            for t in targets:
+                if not undecided:
+                    break
+                found = t.classes if is_class else t.atoms
+                if found is not None and index not in found:
+                    continue
+                rule = t.rule
+                if rule.action is Action.LOG:
+                    continue
+                ports = self.rule_ports(rule.ports, dst)
+                if not ports:
+                    continue
+                if rule.action is Action.ALLOW:
+                    got = (ports & tier_open) - blocked
+                    allowed = allowed | got
+                    undecided = undecided - got
+                    continue
+                got = ports & undecided
+                undecided = undecided - got
+                blocked = blocked | got
+                if rule.action is Action.PASS:
+                    passed = passed | got
+            if tier.ends_in_deny:
+                undecided = NONE
+            undecided = undecided | passed
+        return allowed | undecided
+
+    def _admitted(self, dmap: _DirectionMap, peer: Endpoint, dst: Endpoint) -> PortSet:
+        if dmap.open:
+            return ALL
+        if dmap.plan is not None:
+            is_class = isinstance(peer, PodClass)
+            index = peer.index if isinstance(peer, PodClass) else self._atom_index[peer]
+            if index in (dmap.some_classes if is_class else dmap.some_atoms):
+                return self._evaluate_targets(dmap, is_class, index, dst)
+            key = (is_class, dst.ports if isinstance(dst, PodClass) else ())
+            found = dmap.base.get(key)
+            if found is None:
+                found = self._evaluate_targets(dmap, is_class, -1, dst)
+                dmap.base[key] = found
+            return found
+        total = NONE
+        for ports in dmap.wild:
+            total = total | self.rule_ports(ports, dst)
+        if isinstance(peer, PodClass):
+            hit = dmap.by_class.get(peer.index)
+        else:
+            hit = dmap.by_atom.get(self._atom_index[peer])
+        return total | hit if hit is not None else total
+
+    def class_connectivity(self) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
+        """Every allowed (src, dst, ports) over classes and address atoms."""
+        ingress = [self._direction_map(c, Direction.INGRESS) for c in self.classes]
+        egress = [self._direction_map(c, Direction.EGRESS) for c in self.classes]
+        for src in self.classes:
+            emap = egress[src.index]
+            for dst in self.classes:
+                out = self._admitted(emap, dst, dst)
+                if not out:
+                    continue
+                allowed = out & self._admitted(ingress[dst.index], src, dst)
+                if allowed:
+                    yield src, dst, allowed
+            for atom in self.atoms:
+                allowed = self._admitted(emap, atom, atom)
+                if allowed:
+                    yield src, atom, allowed
+        for atom in self.atoms:
+            for dst in self.classes:
+                allowed = self._admitted(ingress[dst.index], atom, dst)
+                if allowed:
+                    yield atom, dst, allowed
