@@ -6,7 +6,7 @@ the NetworkPolicy-only original (target: within 1.5x).
 
 Reads `benchmarks/data/<size>/manifests` (written by `make bench`), writes the mixed
 copy to `benchmarks/data/<size>-mixed/manifests` (every fourth namespace's
-NetworkPolicies translated to equivalent CiliumNetworkPolicies, §1.9 of the reference),
+NetworkPolicies translated to equivalent CiliumNetworkPolicies, docs/semantics.md §1.9),
 runs `netfence scan -o json` on both and prints the times and the ratio as JSON (also
 written to `benchmarks/results/mixed-latest.json`).
 """

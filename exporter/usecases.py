@@ -27,6 +27,7 @@ from exporter.core.findings import Finding, InputError
 from exporter.core.gc_pause import paused_gc
 from exporter.core.intent import IntentError, IntentReport, evaluate_intent
 from exporter.core.model import Direction, Protocol
+from exporter.core.policy_use import allowing_policies
 from exporter.core.verification import (
     VERIFIED,
     Reason,
@@ -87,6 +88,9 @@ class ScanReport:
     """Namespaces of the ingress controller and gateway pods (for the Hubble joins)."""
     intent: IntentReport | None = None
     """The distance to the intent file (`--intent`), when one was given."""
+    allowing_policies: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(namespace, name) -> kind of the policies Hubble can name as allowing traffic
+    (stale-policy candidates, exporter.core.policy_use)."""
     verification: Verification = VERIFIED
     """What could not be verified (unreadable or unparsable kinds) and which namespaces'
     answers are therefore unknown: never shown as 0 or 1 (docs/json-output.md)."""
@@ -299,6 +303,7 @@ def _analyse(
             namespaces,
             exposed if exposure else None,
             today,
+            verification,
         )
         found += intent_report.findings
     found.sort(key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object))
@@ -328,6 +333,7 @@ def _analyse(
         network_plugin_source=network_plugin_source
         or ("detected" if engine.network_plugin_detected else "configured"),
         intent=intent_report,
+        allowing_policies=allowing_policies(result.snapshot.policies),
     )
 
 

@@ -34,7 +34,7 @@ def _explain(*argv: str) -> tuple[int, Any]:
           "NetworkPolicy analytics/warehouse-egress"}),
         # team-legacy: only app=api pods are selected, web is open
         ("--to", "team-legacy/web", "ingress", False, set()),
-        # §1.2: an allow-all policy still isolates (it is what selects the pod)
+        # docs/semantics.md §1.2: an allow-all policy still isolates (it is what selects the pod)
         ("--to", "sandbox/playground", "ingress", True, {"NetworkPolicy sandbox/allow-everything"}),
     ],
 )  # fmt: skip

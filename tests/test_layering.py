@@ -1,4 +1,4 @@
-"""The pure core imports only the standard library and itself (ARCHITECTURE.md, Layering).
+"""The pure core imports only the standard library and itself (docs/architecture.md, Layering).
 
 import-linter guards the named third-party packages; this test closes the gap for
 anything else a future change might pull into `exporter.core`.

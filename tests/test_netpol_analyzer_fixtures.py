@@ -4,7 +4,7 @@ Each case in `tests/fixtures/netpol-analyzer/<case>/` has the analyzer's input
 manifests in `input/` and its expected connectivity list in
 `expected/connlist_output.txt` (see the SOURCES.md there: Apache-2.0,
 np-guard/netpol-analyzer @ e54a33430edb). The expected lines encode upstream
-Kubernetes NetworkPolicy semantics (reference/policy-semantics.md §1), so for
+Kubernetes NetworkPolicy semantics (docs/semantics.md §1), so for
 NetworkPolicy-only cases netfence must produce exactly the same set of lines.
 
 Format of a line: `SRC => DST : CONNS`, endpoints `ns/name[Kind]`,
@@ -16,7 +16,7 @@ token starting with a protocol name switches the protocol.
 Route backends admitted from an ingress controller pod of unknown namespace).
 
 Cases with AdminNetworkPolicy/BaselineAdminNetworkPolicy objects (issue 4) are real
-tests: the tiered engine (policy-semantics.md §2.2) gives the expected connections.
+tests: the tiered engine (docs/semantics.md §2.2) gives the expected connections.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Fixtures: `tests/fixtures/k8s-networkpolicy/` (see SOURCES.md there):
 `kubernetes-website/` — the examples of the Kubernetes docs page "Network Policies"
 (CC BY 4.0); `ahmetb-recipes/` — ahmetb/kubernetes-network-policy-recipes
 (Apache-2.0). Expected answers follow the rules of
-`/work/shared/reference/policy-semantics.md` §1 (cited as §1.x per row); they agree
+`docs/semantics.md` §1 (cited as §1.x per row); they agree
 with what the docs / recipes say each example does.
 
 The policies carry no pods, so each test writes the workloads it needs into a

@@ -6,7 +6,7 @@ Each folder holds manifests (`*.yaml`, read recursively), `expected-connectivity
 that pin exposure (issue 3) also hold `expected-exposure.json` (the `exposures` of
 `netfence scan -o json` projected onto namespace, name, kind, category, declared,
 permitted and ports, sorted by namespace, name, category, kind). The
-expected files were worked out by hand from policy-semantics.md §0-1; see
+expected files were worked out by hand from docs/semantics.md §0-1; see
 tests/scenarios/README.md for the derivations.
 """
 

@@ -135,6 +135,12 @@ def add_parser(sub: Subparsers) -> None:
         help="workloads and policies per namespace with their own label (default 20)",
     )
     flag(
+        "--flows.policy-unused-window",
+        dest="flows_policy_unused_window",
+        metavar="DURATION",
+        help="a policy Hubble saw allow nothing for this long is unused (default 90d)",
+    )
+    flag(
         "--flows.unused-window",
         dest="flows_unused_window",
         metavar="DURATION",

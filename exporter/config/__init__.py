@@ -33,6 +33,7 @@ flows:                             # Hubble verdict counts (docs/hubble.md)
                                    #   flows are split across processes
   top_n: 20                        # --flows.top-n: workloads/policies per namespace
   unused_window: 30d               # --flows.unused-window: exposure unused for this long
+  policy_unused_window: 90d        # --flows.policy-unused-window: policy unused this long
   flush_interval: 1m               # --flows.flush-interval: roll-ups to the store
   namespace_ttl: 24h               # --flows.namespace-ttl: series of idle namespaces go
 clusters:

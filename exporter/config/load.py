@@ -124,6 +124,13 @@ def load_config(
         flush_interval=pick(
             "flows_flush_interval", "flows", "flush_interval", flows.flush_interval, parse_duration
         ),
+        policy_unused_window=pick(
+            "flows_policy_unused_window",
+            "flows",
+            "policy_unused_window",
+            flows.policy_unused_window,
+            parse_duration,
+        ),
         namespace_ttl=pick(
             "flows_namespace_ttl", "flows", "namespace_ttl", flows.namespace_ttl, parse_duration
         ),

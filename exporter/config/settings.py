@@ -115,6 +115,8 @@ class FlowSettings:
     """Seconds between two writes of the hourly roll-ups to the store."""
     namespace_ttl: float = DEFAULT_NAMESPACE_TTL_SECONDS
     """Seconds: series of a namespace without flows for this long are dropped."""
+    policy_unused_window: float = 90 * 86400.0
+    """Seconds: a policy Hubble saw allow nothing for this long is unused (stale)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The Calico selector language, parsed into a matchable, hashable expression tree.
 
 Grammar and semantics follow projectcalico/calico:libcalico-go/lib/selector/parser
-(policy-semantics.md §4): `all()`, `global()`, `has(k)`, `k == "v"`, `k != "v"`,
+(docs/semantics.md §4): `all()`, `global()`, `has(k)`, `k == "v"`, `k != "v"`,
 `k in {"a", "b"}`, `k not in {...}`, `k contains "s"`, `k starts with "s"`,
 `k ends with "s"`, `!e`, `e && e`, `e || e`, parentheses; `!` binds tighter than
 `&&`, which binds tighter than `||`. `!=` and `not in` are also true when the label is

@@ -18,15 +18,23 @@ from exporter.core.ports import NONE, PortSet
 
 @dataclass(frozen=True, slots=True)
 class Connection:
+    """One allowed connection: a source and a destination, each a workload id
+    (`ns/name[Kind]`), an address range or a named destination (`fqdn:...`), and the
+    ports it may use."""
+
     src: str
     dst: str
     conns: PortSet
 
     def to_json(self) -> dict[str, object]:
+        """The `connectivity -o json` entry (docs/json-output.md)."""
         return {"src": self.src, "dst": self.dst, "conns": self.conns.to_json()}
 
 
 def connectivity(engine: Engine) -> list[Connection]:
+    """Every allowed connection of the cluster, sorted by source and destination: class
+    verdicts folded into workloads, adjacent address atoms with the same ports merged
+    into ranges, and egress to named destinations. Costs classes squared: opt-in."""
     pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
     to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
     from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)

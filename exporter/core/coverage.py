@@ -2,7 +2,7 @@
 
 `default_deny` is true only when every current and future pod of the namespace is
 isolated in that direction (a policy with an empty podSelector isolating it,
-policy-semantics.md §1.7) AND no rule in the namespace admits every peer on every port
+docs/semantics.md §1.7) AND no rule in the namespace admits every peer on every port
 in that direction (so `ingress: [{}]`, §1.3, is not default-deny however it is named).
 """
 
@@ -101,7 +101,7 @@ def coverage(engine: Engine) -> list[NamespaceCoverage]:
                 and opens_everything(p, direction, engine.families)
             )
             # hostNetwork pods share the node's network: no pod policy isolates them
-            # (policy-semantics.md §1.6), so their namespace is not wholly default-deny.
+            # (docs/semantics.md §1.6), so their namespace is not wholly default-deny.
             exposed_host = sum(
                 c.pods for c in classes if c.host_network and not engine.is_isolated(c, direction)
             )

@@ -11,6 +11,9 @@ from exporter.core.ports import PortSet
 
 @dataclass(frozen=True, slots=True)
 class PortQuery:
+    """One port the user asked about (`--port 8080/TCP`); None in its place means every
+    port."""
+
     protocol: Protocol
     port: int
 
@@ -20,6 +23,10 @@ class PortQuery:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
+    """The verdict for one connection with both sides' reasons: egress at the source and
+    ingress at the destination, each with the rules that allowed, denied or passed it
+    on (a connection is allowed only when both sides allow it, docs/semantics.md §0)."""
+
     src: str
     dst: str
     port: PortQuery | None
@@ -29,6 +36,8 @@ class Explanation:
     ingress: SideDecision
 
     def to_json(self) -> dict[str, object]:
+        """The `explain -o json` entry (docs/json-output.md): the verdict, the allowed
+        connections and each side with its isolating policies and deciding rules."""
         return {
             "src": self.src,
             "dst": self.dst,
@@ -40,6 +49,8 @@ class Explanation:
         }
 
     def lines(self) -> list[str]:
+        """The `explain -o table` text: the verdict, then per side the rules that decided
+        it (with --port, only those that decided that port)."""
         what = f" on {self.port}" if self.port else ""
         verdict = "ALLOWED" if self.allowed else "DENIED"
         out = [f"{self.src} => {self.dst}{what}: {verdict}"]
@@ -124,6 +135,8 @@ def _matches_json(found: tuple[RuleMatch, ...], port: PortQuery | None) -> list[
 
 
 def explain(engine: Engine, src: Endpoint, dst: Endpoint, port: PortQuery | None) -> Explanation:
+    """Why `src` may or may not connect to `dst` (on `port`, or on any port when None):
+    the engine's decision for both sides, with the rules behind it."""
     conns, egress, ingress = engine.connection(src, dst)
     allowed = conns.contains(port.protocol, port.port) if port else bool(conns)
     return Explanation(_name(src), _name(dst), port, allowed, conns, egress, ingress)

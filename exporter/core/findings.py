@@ -54,6 +54,8 @@ class Check(StrEnum):
     """A guardrail exception's expiry date has passed: the guardrail applies again."""
     BASELINE_DRIFT = "baseline-drift"
     """A baseline policy is missing, modified or present under another name."""
+    UNUSED_POLICY = "unused-policy"
+    """Hubble saw the policy allow no connection for the whole window (serve, Cilium)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ holds while it moves closed hours out, so a scrape never sees a flow twice or no
 
 Semantics (docs/hubble.md):
 - `namespace`/`workload` are those of the endpoint that enforced the verdict: the
-  destination for ingress, the source for egress (ARCHITECTURE.md, metric contract).
+  destination for ingress, the source for egress (docs/architecture.md, metric contract).
 - `policy` is the named deny policy for POLICY_DENY (181), `default-deny` for
   POLICY_DENIED (133, no rule allowed it: attributable only to the policies that
   isolate the endpoint, which `netfence explain --to NS/WORKLOAD` lists), "" for
@@ -190,6 +190,8 @@ Key = tuple[int, int, str, str, int, int, int, str, str]
 
 
 DEFAULT_TOP_N = 20
+MAX_POLICIES = 100_000
+"""Distinct allowing policies an aggregator keeps (a cluster's policies, with room)."""
 DEFAULT_NAMESPACE_TTL_SECONDS = 86_400.0
 
 
@@ -334,6 +336,9 @@ class Aggregator:
         self._rollups: list[RollupRow] = []
         self._last_used: dict[tuple[str, str, str], int] = {}
         """(namespace, workload, peer) -> end of the last hour with an admitted ingress."""
+        self._policy_use: dict[tuple[str, str], tuple[int, int]] = {}
+        """(namespace, name) of a policy Hubble named as allowing a connection ->
+        (connections it allowed, end of the last hour it did); see core/policy_use.py."""
         self._signals: dict[tuple[int, str, str], int] = {}
         """(hour, namespace, direction) -> connections forwarded by allow-all or audit."""
         self._ns_seen: dict[str, float] = {}
@@ -391,6 +396,23 @@ class Aggregator:
         key = (129, seconds // HOUR, namespace, workload, direction, verdict, 0, protocol, peer)
         c = self._counts
         c[key] = c.get(key, 0) + 1
+
+    def allowed_by(self, seconds: int, namespace: str, name: str) -> None:
+        """A forwarded connection that Hubble says this policy allowed (one call per
+        policy it names). At most MAX_POLICIES distinct policies are kept."""
+        key = (namespace, name)
+        use = self._policy_use
+        prev = use.get(key)
+        end = (seconds // HOUR + 1) * HOUR
+        if prev is None:
+            if len(use) < MAX_POLICIES:
+                use[key] = (1, end)
+        else:
+            use[key] = (prev[0] + 1, end if end > prev[1] else prev[1])
+
+    def policy_use(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(namespace, name) -> (connections allowed, end of the last hour). Any thread."""
+        return dict(self._policy_use)
 
     def ignore(self, n: int = 1) -> None:
         self._ignored += n
@@ -464,6 +486,7 @@ class Aggregator:
             del self._counts[key]  # in place: sources hold a reference (`counts`)
         self._last_used = {k: v for k, v in self._last_used.items() if k[0] not in namespaces}
         self._signals = {k: v for k, v in self._signals.items() if k[1] not in namespaces}
+        self._policy_use = {k: v for k, v in self._policy_use.items() if k[0] not in namespaces}
         with self._snap_lock:
             for ns in namespaces:
                 self._ns_seen.pop(ns, None)

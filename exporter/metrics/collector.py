@@ -1,4 +1,4 @@
-"""The Prometheus view of the latest scan results (metric contract: ARCHITECTURE.md,
+"""The Prometheus view of the latest scan results (metric contract: docs/architecture.md,
 reference: docs/metrics.md).
 
 The Collector reads whatever immutable `ClusterMetrics` the provider hands it at scrape

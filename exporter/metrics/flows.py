@@ -83,6 +83,31 @@ FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "configured window, by namespace and exposure category.",
         ("namespace", "exposure"),
     ),
+    "policy_allowed_flows_total": (
+        "counter",
+        "Connections Hubble says the policy allowed (forwarded policy verdicts naming it in "
+        "ingress_allowed_by / egress_allowed_by); top N policies per namespace, the rest "
+        "under policy=other.",
+        ("namespace", "policy"),
+    ),
+    "policy_last_used_timestamp_seconds": (
+        "gauge",
+        "End of the last hour in which Hubble saw the policy (last scan, Cilium-enforced, "
+        "with an allow rule) allow a connection; absent: no use recorded.",
+        ("namespace", "policy"),
+    ),
+    "unused_policies": (
+        "gauge",
+        "Policies of the last scan with an allow rule that allowed no connection in the "
+        "unused-policy window (90 days); absent until flows cover the whole window.",
+        ("namespace",),
+    ),
+    "policy_usage_observed_since_timestamp_seconds": (
+        "gauge",
+        "When netfence first counted flows for the cluster: unused policies are known "
+        "once this is a whole window (90 days) ago.",
+        (),
+    ),
     "default_deny_forwarded_flows": (
         "gauge",
         "Connections admitted by an allow-all rule or in policy-audit mode, during the "
@@ -103,6 +128,12 @@ class FlowMetrics:
     no `netfence_hubble_up` series then."""
     unused_exposures: Mapping[tuple[str, str], int] = field(default_factory=dict)
     default_deny_forwarded: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    policy_allowed: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """(namespace, policy or `other`) -> allowed connections (bounded, monotonic)."""
+    policy_last_used: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    unused_policies: Mapping[tuple[str], int] = field(default_factory=dict)
+    """Empty while unknown (flows do not cover the window yet)."""
+    observed_since: float | None = None
 
 
 def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
@@ -134,12 +165,19 @@ class FlowCollector(Collector):
                 ("namespace_flows_total", s.namespace_matrix),
                 ("unused_exposures", m.unused_exposures),
                 ("default_deny_forwarded_flows", m.default_deny_forwarded),
+                ("policy_allowed_flows_total", m.policy_allowed),
+                ("policy_last_used_timestamp_seconds", m.policy_last_used),
+                ("unused_policies", m.unused_policies),
             ):
                 fam = fams[name]
                 for labels, value in sorted(data.items()):
                     fam.add_metric([*base, *labels], value)
             for source, value in sorted(s.lost_events.items()):
                 fams["hubble_lost_events_total"].add_metric([*base, source], value)
+            if m.observed_since is not None:
+                fams["policy_usage_observed_since_timestamp_seconds"].add_metric(
+                    base, m.observed_since
+                )
             if m.up is not None:
                 fams["hubble_up"].add_metric(base, 1 if m.up else 0)
         yield from fams.values()

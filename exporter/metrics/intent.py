@@ -41,7 +41,7 @@ INTENT_FAMILIES: dict[str, tuple[str, str]] = {
     "baseline_drift": (
         "gauge",
         "1 for the baseline policy's current state in the namespace (in_sync, missing, "
-        "modified, present_elsewhere), 0 for the others; namespace is empty for "
+        "modified, present_elsewhere, unknown), 0 for the others; namespace is empty for "
         "cluster-wide policies." + _FROM_SCAN,
     ),
 }

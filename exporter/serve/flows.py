@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.config import FlowSettings, HubbleConfig
+from exporter.core.findings import Finding
 from exporter.core.flows import (
     Aggregator,
     FlowsConfig,
@@ -30,6 +31,13 @@ from exporter.core.flows import (
     RollupRow,
     default_deny_disagreements,
     unused_exposures,
+)
+from exporter.core.policy_use import (
+    BoundedPolicyCounts,
+    PolicyKey,
+    StalePolicies,
+    policy_label,
+    stale_policies,
 )
 from exporter.metrics.flows import FlowMetrics
 from exporter.sources import hubble
@@ -46,6 +54,7 @@ UseKey = tuple[str, str, str]
 class _Joins:
     unused: Mapping[tuple[str, str], int] = field(default_factory=dict)
     disagreements: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    stale: StalePolicies | None = None
 
 
 def hubble_target(config: HubbleConfig) -> hubble.HubbleTarget:
@@ -106,6 +115,10 @@ class FlowConsumer:
         self._report: ScanReport | None = None
         self._namespaces: frozenset[str] | None = None
         self._joins = _Joins()
+        self._policy_counts = BoundedPolicyCounts(settings.top_n)
+        self._stored_policy_use: dict[PolicyKey, int] = {}
+        self._observed_since: int | None = None
+        """When flows were first counted for the cluster (store, else this process)."""
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -113,6 +126,8 @@ class FlowConsumer:
         if self._store is not None:
             try:
                 self._stored_use = self._store.exposure_use(self.cluster)
+                stored, since = self._store.policy_use(self.cluster)
+                self._stored_policy_use, self._observed_since = stored, since
             except Exception as exc:  # a store outage must not keep flows from counting
                 log.error("hubble %s: cannot read the last use of exposures: %s", self.cluster, exc)
                 self._on_error("store")
@@ -170,15 +185,23 @@ class FlowConsumer:
             self._pending.extend(self.agg.take_rollups())
             pending, self._pending = self._pending, []
         used = self.agg.last_used()
+        policy_use = self.agg.policy_use()
+        now = self._clock()
+        counted = bool(pending or policy_use or used)
         if self._store is not None:
             try:
                 self._store.add_rollups(self.cluster, self.settings.shard, pending)
                 self._store.record_exposure_use(self.cluster, used)
+                if counted:
+                    self._store.record_policy_use(self.cluster, policy_use, now)
             except Exception as exc:  # SQLAlchemy errors, a lost connection: retried
                 log.error("hubble %s: cannot write flow roll-ups: %s", self.cluster, exc)
                 self._on_error("store")
                 with self._lock:  # kept for the next flush
                     self._pending[:0] = pending
+                counted = False
+        if counted and self._observed_since is None:
+            self._observed_since = int(now)
         self._recompute(used)
 
     def after_scan(self, report: ScanReport) -> None:
@@ -217,9 +240,35 @@ class FlowConsumer:
             for ns in report.namespaces
             for direction, cov in (("ingress", ns.ingress), ("egress", ns.egress))
         }
-        joins = _Joins(unused, default_deny_disagreements(default_deny, self.agg.signals(now)))
+        joins = _Joins(
+            unused,
+            default_deny_disagreements(default_deny, self.agg.signals(now)),
+            self.stale_policies(report),
+        )
         with self._lock:
             self._joins = joins
+
+    def stale_policies(self, report: ScanReport) -> StalePolicies:
+        """The report's allowing policies against their last use (store and memory).
+        Only a Cilium cluster's flows name the policies that allowed them: elsewhere
+        nothing is known, and nothing is claimed."""
+        candidates = report.allowing_policies if report.network_plugin == "cilium" else {}
+        last_used = dict(self._stored_policy_use)
+        for key, (_count, end) in self.agg.policy_use().items():
+            if end > last_used.get(key, 0):
+                last_used[key] = end
+        return stale_policies(
+            candidates,
+            last_used,
+            self._observed_since if candidates else None,
+            self._clock(),
+            self.settings.policy_unused_window,
+        )
+
+    def unused_policy_findings(self, report: ScanReport) -> list[Finding]:
+        """`unused-policy` findings for a new scan (none while unknown)."""
+        stale = self.stale_policies(report)
+        return stale.findings(report.allowing_policies) if stale.known else []
 
     # -- scrape -----------------------------------------------------------------------
 
@@ -231,9 +280,24 @@ class FlowConsumer:
     def metrics(self) -> FlowMetrics:
         with self._lock:
             joins = self._joins
+        use = self.agg.policy_use()
+        stale = joins.stale
+        last_used: dict[tuple[str, str], float] = {}
+        unused: dict[tuple[str], int] = {}
+        if stale is not None:
+            for key in stale.candidates:
+                end = max(self._stored_policy_use.get(key, 0), use.get(key, (0, 0))[1])
+                if end:
+                    last_used[(key[0], policy_label(key))] = float(end)
+            if stale.known:
+                unused = {(ns,): n for ns, n in stale.by_namespace().items()}
         return FlowMetrics(
             self.agg.snapshot(self._clock()),
             up=self.up,
             unused_exposures=joins.unused,
             default_deny_forwarded=joins.disagreements,
+            policy_allowed=self._policy_counts.counts(use),
+            policy_last_used=last_used,
+            unused_policies=unused,
+            observed_since=None if self._observed_since is None else float(self._observed_since),
         )

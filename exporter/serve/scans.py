@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter import __version__
+from exporter.core.findings import Finding
 from exporter.core.inventory import RawObject, build_snapshot
 from exporter.core.policies.kinds import ENFORCED_POLICY_KINDS
 from exporter.core.verification import ScanState
@@ -149,6 +150,8 @@ class Scanner:
         self._last_prune: float | None = None
         self.on_change: Callable[[], None] | None = None
         """Called after every scan (e.g. to render /metrics ahead of the next scrape)."""
+        self.findings_hook: Callable[[str, ScanReport], list[Finding]] | None = None
+        """Findings a scan's report gets from elsewhere (the flows: unused policies)."""
         self.on_scan: Callable[[ScanResult], None] | None = None
         """Called with every successful scan (the Hubble joins follow the scan)."""
 
@@ -221,6 +224,7 @@ class Scanner:
                 intent=self._intent,
                 today=dt.datetime.fromtimestamp(started_at, dt.UTC).date(),
             )
+            report = self._with_hook_findings(name, report)
             digests = policy_digests(read.objects)
             t2 = self._monotonic()
         except Exception as exc:
@@ -299,6 +303,22 @@ class Scanner:
                 log.exception("after-scan hook of %s failed", name)
         self._changed()
         return result
+
+    def _with_hook_findings(self, name: str, report: ScanReport) -> ScanReport:
+        if self.findings_hook is None:
+            return report
+        try:
+            extra = self.findings_hook(name, report)
+        except Exception:
+            log.exception("findings hook of %s failed", name)
+            return report
+        if not extra:
+            return report
+        found = sorted(
+            [*report.findings, *extra],
+            key=lambda f: (-f.severity.rank, f.namespace, f.check, f.object),
+        )
+        return dataclasses.replace(report, findings=found)
 
     def _changed(self) -> None:
         if self.on_change is not None:

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 from exporter import __version__
 from exporter.config import Config
+from exporter.core.findings import Finding
 from exporter.metrics import FlowCollector, FlowMetrics, MetricsServer, WebSettings, exposition
 from exporter.scheduler import Job, Scheduler
 from exporter.serve.clusters import cluster_from_config
 from exporter.serve.flows import FlowConsumer
 from exporter.serve.scans import Clock, Scanner, ScanResult
 from exporter.store import Store
+from exporter.usecases import ScanReport
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Server:
         self.exposition = exposition(self.scanner.metrics, __version__, fresh)
         self.scanner.on_change = self.exposition.warm
         self.scanner.on_scan = self._after_scan
+        self.scanner.findings_hook = self._flow_findings
         jobs = [
             Job(
                 id=c.name,
@@ -103,6 +106,10 @@ class Server:
 
     def _flow_metrics(self) -> list[FlowMetrics]:
         return [consumer.metrics() for consumer in self.flows.values()]
+
+    def _flow_findings(self, cluster: str, report: ScanReport) -> list[Finding]:
+        consumer = self.flows.get(cluster)
+        return consumer.unused_policy_findings(report) if consumer is not None else []
 
     def _after_scan(self, result: ScanResult) -> None:
         consumer = self.flows.get(result.cluster)

@@ -42,7 +42,14 @@ from sqlalchemy import (
 
 from exporter.core.flows import RollupRow
 
-__all__ = ["DeniedPoint", "FlowStore", "flow_exposure_use", "flow_hourly"]
+__all__ = [
+    "DeniedPoint",
+    "FlowStore",
+    "flow_exposure_use",
+    "flow_hourly",
+    "flow_observed",
+    "flow_policy_use",
+]
 
 metadata = MetaData()
 
@@ -73,6 +80,27 @@ flow_exposure_use = Table(
     Column("peer", String(253), primary_key=True),
     Column("last_used", BigInteger, nullable=False),
 )
+
+
+flow_policy_use = Table(
+    "flow_policy_use",
+    metadata,
+    Column("cluster", String(128), primary_key=True),
+    Column("namespace", String(253), primary_key=True),
+    Column("name", String(253), primary_key=True),
+    Column("last_used", BigInteger, nullable=False),
+)
+"""(cluster, namespace, name) -> end of the last hour Hubble named the policy as allowing a
+connection (`Aggregator.policy_use()`), kept as a maximum (migration 4)."""
+
+flow_observed = Table(
+    "flow_observed",
+    metadata,
+    Column("cluster", String(128), primary_key=True),
+    Column("since", BigInteger, nullable=False),
+)
+"""When flows were first counted for the cluster: before a whole window has passed, a
+policy without a recorded use is unknown, not unused (migration 4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +201,72 @@ class FlowStore:
                 )
             )
             return {(r.namespace, r.workload, r.peer): r.last_used for r in rows}
+
+    def record_policy_use(
+        self, cluster: str, use: Mapping[tuple[str, str], tuple[int, int]], now: float
+    ) -> None:
+        """Each policy's last use (a maximum), and `now` as the start of observation if
+        none is recorded yet (the first flush of the first process counting flows)."""
+        t = flow_policy_use
+        with self.engine.begin() as conn:
+            if (
+                conn.execute(
+                    select(flow_observed.c.since).where(flow_observed.c.cluster == cluster)
+                ).first()
+                is None
+            ):
+                conn.execute(insert(flow_observed).values(cluster=cluster, since=int(now)))
+            known = {
+                (r.namespace, r.name): r.last_used
+                for r in conn.execute(
+                    select(t.c.namespace, t.c.name, t.c.last_used).where(t.c.cluster == cluster)
+                )
+            }
+            new, newer = [], []
+            for (ns, name), (_count, end) in use.items():
+                old = known.get((ns, name))
+                row = {"c": cluster, "ns": ns, "n": name, "end": end}
+                if old is None:
+                    new.append(row)
+                elif end > old:
+                    newer.append(row)
+            if new:
+                conn.execute(
+                    insert(t).values(
+                        cluster=bindparam("c"),
+                        namespace=bindparam("ns"),
+                        name=bindparam("n"),
+                        last_used=bindparam("end"),
+                    ),
+                    new,
+                )
+            if newer:
+                conn.execute(
+                    update(t)
+                    .where(
+                        and_(
+                            t.c.cluster == bindparam("c"),
+                            t.c.namespace == bindparam("ns"),
+                            t.c.name == bindparam("n"),
+                        )
+                    )
+                    .values(last_used=bindparam("end")),
+                    newer,
+                )
+
+    def policy_use(self, cluster: str) -> tuple[dict[tuple[str, str], int], int | None]:
+        """(namespace, name) -> last use, and when flows were first counted (None:
+        never): the input of `exporter.core.policy_use.stale_policies` after a restart."""
+        t = flow_policy_use
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.namespace, t.c.name, t.c.last_used).where(t.c.cluster == cluster)
+            )
+            used = {(r.namespace, r.name): int(r.last_used) for r in rows}
+            since = conn.execute(
+                select(flow_observed.c.since).where(flow_observed.c.cluster == cluster)
+            ).scalar()
+        return used, None if since is None else int(since)
 
     def denied(
         self, cluster: str, since: int, until: int, kinds: Iterable[str] = ("connection",)

@@ -9,6 +9,8 @@
    Exposures were stored as per-namespace counts only, so migrated history has those
    counts (in the namespace intervals) but no object-by-object exposure intervals
    before the first scan recorded by schema 3.
+4. the last use of each policy Hubble names as allowing a connection, and when flows were
+   first counted per cluster (exporter.store.flows; stale policies).
 
 Append only; never edit a released migration.
 """
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select, text
 
 from exporter.store import changelog
-from exporter.store.flows import flow_exposure_use, flow_hourly
+from exporter.store.flows import flow_exposure_use, flow_hourly, flow_observed, flow_policy_use
 from exporter.store.flows import metadata as flow_tables
 from exporter.store.legacy import (
     SNAPSHOT_TABLES,
@@ -97,6 +99,10 @@ def _v3(conn: Connection) -> None:
         table.drop(conn)
 
 
+def _v4(conn: Connection) -> None:
+    flow_tables.create_all(conn, tables=[flow_policy_use, flow_observed])
+
+
 def _snapshot(conn: Connection, cluster: str, scan_id: int, at: float) -> ScanRecord:
     exposure: dict[str, dict[str, int]] = {}
     for r in conn.execute(select(scan_exposures).where(scan_exposures.c.scan_id == scan_id)):
@@ -132,5 +138,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "scans with namespaces, exposures, findings and policy digests", _v1),
     (2, "hourly Hubble verdict roll-ups and last use of exposures", _v2),
     (3, "history as a change log: intervals, policy versions, pod-count samples", _v3),
+    (4, "last use of each policy Hubble names as allowing traffic (stale policies)", _v4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

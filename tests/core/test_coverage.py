@@ -1,6 +1,6 @@
 """Default-deny coverage per namespace and direction, and every finding check.
 
-`default_deny` (docs/json-output.md; policy-semantics.md §1.7): true only when every
+`default_deny` (docs/json-output.md; docs/semantics.md §1.7): true only when every
 current and future pod of the namespace is isolated in that direction -- a policy with
 an empty podSelector whose effective policyTypes contain it -- AND no rule of the
 namespace admits every peer on every port in that direction (§1.3: `ingress: [{}]` is

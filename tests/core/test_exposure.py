@@ -1,7 +1,7 @@
 """Exposure analysis (issue 3): per Service / workload and category, declared vs permitted.
 
 Every row cites the rule it pins: the text of issue 3 ("Exposure analysis") or a section
-of /work/shared/reference/policy-semantics.md. Expected values are derived by hand from
+of docs/semantics.md. Expected values are derived by hand from
 those rules. Clusters are built as plain dicts and evaluated through the real layers
 (`probe` -> Engine -> ExposureAnalysis, or YAML via `cluster` -> service / CLI).
 """

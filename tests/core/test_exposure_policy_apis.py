@@ -1,6 +1,6 @@
 """Exposure on clusters whose policies are not NetworkPolicy (issue 3 x issue 4).
 
-The categories must follow each API's semantics (policy-semantics.md §2-3): Cilium's
+The categories must follow each API's semantics (docs/semantics.md §2-3): Cilium's
 `world` entity admits the internet, a CNP's namespace label peer reaches another
 namespace, an AdminNetworkPolicy Deny of every pod takes other-namespace exposure away
 even where a NetworkPolicy would admit it.

@@ -559,3 +559,55 @@ def test_bad_ports_in_the_allowlist_are_named() -> None:
         "guardrails[0].internet_egress.allow[0].ports[0]",
         "guardrails[0].internet_egress.allow[0].ports[1]",
     ]
+
+
+# -- unknown answers (a kind that decides them could not be read) ---------------------------
+
+
+def test_an_unreadable_policy_kind_makes_guardrails_and_drift_unknown_not_violated(
+    k8s: Any,
+) -> None:
+    """With NetworkPolicy unreadable (403) nothing about default-deny or the baseline's
+    NetworkPolicies is known: no violation, no zero series, no drift finding; notes say
+    why. Exposure guardrails, decided by the same kind, are unknown too."""
+    from exporter.sources.intent import LoadedIntent
+    from exporter.sources.manifests import LoadResult
+    from exporter.usecases import analyse
+
+    docs = base(k8s)
+    snapshot, errors = build_snapshot([RawObject(d, "t.yaml", i) for i, d in enumerate(docs, 1)])
+    assert not errors
+    intent = parse_intent(
+        {
+            **guardrail(require_default_deny=["ingress"], forbid_exposure=["all_namespaces"]),
+            "baseline": {"directory": "b", "namespace_selector": {"matchLabels": {"env": "prod"}}},
+        }
+    )
+    baseline = read_baseline([RawObject(netpol(k8s, "default-deny", DENY_BOTH), "b.yaml", 1)])
+    loaded = LoadedIntent(intent, tuple(baseline), "intent.yaml")
+    known = analyse(LoadResult(snapshot, []), intent=loaded, today=TODAY)
+    assert known.intent is not None
+    assert violations(known.intent) == [
+        ("default-deny-ingress", "Namespace prod"),
+        ("exposure-all-namespaces", "Service prod/web"),
+    ]
+    assert [str(d.state) for d in known.intent.drift] == ["missing"]
+
+    report = analyse(
+        LoadResult(snapshot, []),
+        intent=loaded,
+        today=TODAY,
+        unreadable=("networking.k8s.io/NetworkPolicy",),
+    )
+    assert report.intent is not None
+    assert list(report.intent.violations) == []
+    assert report.intent.scope == {"g": ()}
+    assert report.intent.notes == [
+        "guardrail g: prod: default-deny and isolation unknown (a kind that decides it was "
+        "not read)"
+    ]
+    assert [str(d.state) for d in report.intent.drift] == ["unknown"]
+    assert not [f for f in report.findings if f.check in _INTENT_CHECKS]
+
+
+_INTENT_CHECKS = {Check.GUARDRAIL_VIOLATION, Check.BASELINE_DRIFT, Check.EXCEPTION_EXPIRED}

@@ -1,6 +1,6 @@
 """Kubernetes NetworkPolicy (networking.k8s.io/v1) semantics, one table per rule group.
 
-Every row cites the rule it pins (policy-semantics.md section and upstream source) and
+Every row cites the rule it pins (docs/semantics.md section and upstream source) and
 is evaluated end to end: manifest dicts -> `build_snapshot` (parsing, defaulting,
 workload grouping) -> `Engine.connection` / `is_isolated` / `explain`.
 

@@ -1,6 +1,6 @@
 """PortSet algebra and notation; external address atoms, ranges and parsing.
 
-"All connections" = every port of TCP, UDP and SCTP (policy-semantics.md §1.5, website
+"All connections" = every port of TCP, UDP and SCTP (docs/semantics.md §1.5, website
 "Network traffic filtering"); address atoms are the maximal ranges no ipBlock boundary
 cuts (exporter/core/addresses.py).
 """

@@ -1,5 +1,5 @@
 """Label selectors: parsing and matching, per kubernetes/apimachinery pkg/labels/selector.go
-`Requirement.Matches` and types.go `LabelSelector` (policy-semantics.md §1.4)."""
+`Requirement.Matches` and types.go `LabelSelector` (docs/semantics.md §1.4)."""
 
 from __future__ import annotations
 

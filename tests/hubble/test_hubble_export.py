@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
+from exporter.core.policy_use import BoundedPolicyCounts
 from exporter.metrics.flows import FLOW_FAMILIES, FlowCollector, FlowMetrics
 from exporter.store.flows import FlowStore
 
@@ -19,6 +20,7 @@ def _agg() -> Aggregator:
     agg = Aggregator(FlowsConfig("prod", shard="1"))
     agg.connection(T0, "shop", "cart", 1, 2, 133, DEFAULT_DENY, "batch")
     agg.connection(T0, "shop", "cart", 1, 1, 2, "", "web")
+    agg.allowed_by(T0, "shop", "cart-from-web")
     agg.drop(T0, "shop", "cart", 1, 133, "batch")
     agg.l7(T0, "shop", "cart", 2, 2, "http", "payments")
     agg.lost(3, 4)
@@ -32,6 +34,10 @@ def test_collector_exports_every_family_with_cluster_and_shard() -> None:
         up=True,
         unused_exposures={("shop", "internet"): 1},
         default_deny_forwarded={("shop", "ingress"): 0},
+        policy_allowed=BoundedPolicyCounts(20).counts(agg.policy_use()),
+        policy_last_used={("shop", "shop/cart-from-web"): T0 + 3600.0},
+        unused_policies={("shop",): 0},
+        observed_since=float(T0),
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlowCollector(lambda: [metrics]))
@@ -58,6 +64,7 @@ def test_collector_exports_every_family_with_cluster_and_shard() -> None:
     assert value("netfence_denied_flows", namespace="shop", policy=DEFAULT_DENY) == 1
     assert value("netfence_policy_verdicts", verdict="forwarded") == 1
     assert value("netfence_hubble_lost_events", source="hubble_ring_buffer") == 4
+    assert value("netfence_policy_allowed_flows", policy="shop/cart-from-web") == 1
     assert value("netfence_hubble_up") == 1
     assert value("netfence_unused_exposures", exposure="internet") == 1
 

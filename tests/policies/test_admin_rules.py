@@ -1,5 +1,5 @@
 """AdminNetworkPolicy / BaselineAdminNetworkPolicy (v1alpha1) and ClusterNetworkPolicy
-(v1alpha2), one row per rule of policy-semantics.md §2 (sources:
+(v1alpha2), one row per rule of docs/semantics.md §2 (sources:
 kubernetes-sigs/network-policy-api apis/v1alpha1/*_types.go,
 apis/v1alpha2/clusternetworkpolicy_types.go)."""
 

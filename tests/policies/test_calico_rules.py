@@ -1,5 +1,5 @@
 """Calico NetworkPolicy / GlobalNetworkPolicy and the selector language, one row per
-rule of policy-semantics.md §4 (sources: projectcalico/calico
+rule of docs/semantics.md §4 (sources: projectcalico/calico
 api/pkg/apis/projectcalico/v3/{networkpolicy,globalnetworkpolicy,policy_common,tier}.go,
 libcalico-go/lib/selector; tigera/docs tiered-policy.mdx)."""
 

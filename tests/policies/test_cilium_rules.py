@@ -1,5 +1,5 @@
 """CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy, one row per rule of
-policy-semantics.md §3 (each row cites the section and its upstream source)."""
+docs/semantics.md §3 (each row cites the section and its upstream source)."""
 
 from __future__ import annotations
 

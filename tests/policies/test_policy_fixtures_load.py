@@ -75,7 +75,7 @@ def test_plugin_override_makes_admin_policies_unenforced() -> None:
     findings = data["findings"]
     assert isinstance(findings, list)
     unenforced = [f for f in findings if f["check"] == "unenforced-policy"]
-    assert len(unenforced) == 8  # the ClusterNetworkPolicy examples (§2.4)
+    assert len(unenforced) == 8  # the ClusterNetworkPolicy examples (docs/semantics.md §2.4)
 
 
 def test_bad_plugin_name_is_a_usage_error() -> None:

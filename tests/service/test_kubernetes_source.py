@@ -164,8 +164,9 @@ def test_an_unreachable_cluster_fails_the_read(tmp_path: Path) -> None:
 def test_live_scans_take_the_network_plugin_from_installed_crds(
     tmp_path: Path, crds: list[str], configured: str | None, plugin: str, source: str
 ) -> None:
-    """§2.4: which policy APIs count depends on the plugin; a live scan knows it from the
-    API groups the server serves, and `network_plugin` in the config overrides that."""
+    """docs/semantics.md §2.4: which policy APIs count depends on the plugin; a live scan
+    knows it from the API groups the server serves, and `network_plugin` in the config
+    overrides that."""
     from exporter.config import ClusterConfig, load_config
     from exporter.serve.clusters import cluster_from_config
 

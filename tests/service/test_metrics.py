@@ -152,7 +152,8 @@ def _flow_render() -> str:
     agg.l7(1_700_000_000, "shop", "cart", 2, 1, "http", "payments")
     agg.lost(1, 1)
     flows = FlowMetrics(agg.snapshot(1_700_000_000), True, {("shop", "ingress"): 1},
-                        {("shop", "ingress"): 0})  # fmt: skip
+                        {("shop", "ingress"): 0}, {("shop", "other"): 3},
+                        {("shop", "shop/p"): 1.0}, {("shop",): 1}, 1.0)  # fmt: skip
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlowCollector(lambda: [flows]))
     return generate_latest(registry).decode()

@@ -158,7 +158,7 @@ def test_a_real_prometheus_answers_the_intent_queries(served: str, tmp_path: Pat
             ("team-oops", "NetworkPolicy/allow-dns-egress", "missing"),
             ("team-oops", "NetworkPolicy/default-deny-all", "modified"),
         ]
-        assert float(query("count(netfence_baseline_drift == 0)")[0]["value"][1]) == 18
+        assert float(query("count(netfence_baseline_drift == 0)")[0]["value"][1]) == 24
         # Intended exposures: a one-line query for the unintended ones.
         intended = by(
             'sum by (namespace) (netfence_exposed_services{intended="true"})', "namespace"

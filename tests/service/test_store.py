@@ -352,7 +352,7 @@ def test_a_version_2_store_is_migrated_to_intervals(store_url: str) -> None:
     engine.dispose()
     store = Store.open(store_url, clock=lambda: 2500.0)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         tables = set(store.tables())
         assert not tables & {"scan_namespaces", "scan_exposures", "scan_findings",
                              "scan_policies"}  # fmt: skip
@@ -427,5 +427,22 @@ def test_flow_rollups_and_exposure_use_on_each_database(store_url: str) -> None:
             ("a", "b", "c"): hour,
         }
         assert flows.exposure_use("other") == {}
+    finally:
+        store.close()
+
+
+def test_policy_last_use_and_observation_start_on_each_database(store_url: str) -> None:
+    """Migration 4 (stale policies): a policy's last use only moves forward, and the start
+    of observation is the first write's, never moved by later ones."""
+    store = Store.open(store_url, clock=time.time)
+    try:
+        flows = store.flows
+        hour = 1_700_002_800
+        assert flows.policy_use("c") == ({}, None)
+        flows.record_policy_use("c", {("shop", "p"): (5, hour), ("", "ccnp"): (1, hour)}, 100.0)
+        flows.record_policy_use("c", {("shop", "p"): (9, hour + 3600)}, 200.0)
+        flows.record_policy_use("c", {("", "ccnp"): (2, hour - 3600)}, 300.0)  # older: kept
+        assert flows.policy_use("c") == ({("shop", "p"): hour + 3600, ("", "ccnp"): hour}, 100)
+        assert flows.policy_use("other") == ({}, None)
     finally:
         store.close()

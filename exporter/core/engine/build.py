@@ -1,7 +1,7 @@
 """Isolation and reachability over equivalence classes of pods, for every policy API.
 
 A connection src -> dst is allowed only if egress at src and ingress at dst both allow
-it (policy-semantics.md §0). Each side is decided by the tiers of the policies that
+it (docs/semantics.md §0). Each side is decided by the tiers of the policies that
 select the subject pod (see `exporter.core.policies`): Admin tier (AdminNetworkPolicy,
 ClusterNetworkPolicy Admin; first matching rule by priority, Pass goes on) -> the
 NetworkPolicy tier (NetworkPolicy, Cilium policies; deny rules first, then the union

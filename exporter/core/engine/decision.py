@@ -83,7 +83,8 @@ class Decision(Selection):
     def _evaluate(
         self, plan: Plan, peer: Endpoint, dst: Endpoint, explain: bool = False
     ) -> tuple[PortSet, PortSet, list[RuleMatch], list[RuleMatch], list[RuleMatch]]:
-        """Walk the tiers: the first rule matching a port decides it (§2.2, §3.5, §4)."""
+        """Walk the tiers: the first rule matching a port decides it (docs/semantics.md
+        §2.2, §3.5, §4)."""
         undecided = ALL
         allowed = NONE
         matches: list[RuleMatch] = []

@@ -64,7 +64,8 @@ class Matching:
     _named_cache: dict[tuple[tuple[PortMatch, ...], tuple[ContainerPort, ...]], PortSet]
 
     def labels(self, cls: PodClass, view: LabelView) -> Mapping[str, str]:
-        """The labels a selector of `view` sees on `cls` (§3.2 Cilium identity labels)."""
+        """The labels a selector of `view` sees on `cls` (Cilium identity labels:
+        docs/semantics.md §3.2)."""
         if view is LabelView.POD:
             return cls.labels
         key = (view, cls.index)

@@ -72,7 +72,8 @@ class Selection(Matching):
     _named_ports: frozenset[tuple[str | None, Protocol]] | None
 
     def is_enforced(self, policy: Policy) -> bool:
-        """False for policies of an API the network plugin does not implement (§2.4)."""
+        """False for policies of an API the network plugin does not implement
+        (docs/semantics.md §2.4)."""
         return id(policy) not in self._unenforced_ids
 
     def _select(self, policy: Policy, members: Iterable[PodClass]) -> None:

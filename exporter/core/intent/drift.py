@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
@@ -34,6 +34,8 @@ class DriftState(StrEnum):
     MISSING = "missing"
     MODIFIED = "modified"
     PRESENT_ELSEWHERE = "present_elsewhere"
+    UNKNOWN = "unknown"
+    """The policy's kind could not be read (403, unparsable): nothing is claimed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,9 @@ def baseline_drift(
     baseline: Sequence[BaselinePolicy],
     namespaces: Mapping[str, Namespace],
     policies: Sequence[Policy],
+    unread: Collection[tuple[str, str]] = (),
 ) -> list[DriftEntry]:
+    """`unread`: (Kind, namespace or "" for all) the scan could not read."""
     by_ref: dict[tuple[str, str | None, str], list[Policy]] = defaultdict(list)
     by_place: dict[tuple[str, str | None], list[tuple[str, tuple[Policy, ...]]]] = defaultdict(list)
     for p in policies:
@@ -135,6 +139,13 @@ def baseline_drift(
         else:
             targets = list(selected)
         for ns in targets:
+            if (b.kind, "") in unread or (b.kind, ns or "") in unread:
+                where = f"in namespace {ns}" if ns else "in the cluster"
+                message = f"baseline {b.label} {where} is unknown: {b.kind} could not be read"
+                out.append(
+                    DriftEntry(ns or "", b.label, DriftState.UNKNOWN, message, Severity.INFO)
+                )
+                continue
             want, _ = _instantiate(b.raw, ns)
             out.append(_compare(spec, b, ns, want, by_ref, by_place))
     out.sort(key=lambda e: (e.namespace, e.policy))

@@ -21,6 +21,7 @@ from exporter.core.intent.schema import EgressAllow, Guardrail, GuardrailExcepti
 from exporter.core.intent.teams import TeamMap
 from exporter.core.model import Direction
 from exporter.core.ports import NONE, PortSet
+from exporter.core.verification import VERIFIED, Verification
 
 EXPIRED_SEVERITY = Severity.MEDIUM
 
@@ -132,15 +133,19 @@ def evaluate_guardrails(
     exposure: ExposureReport | None,
     teams: TeamMap,
     today: dt.date,
+    verification: Verification = VERIFIED,
 ) -> GuardrailResult:
-    checker = _Checker(engine, {c.name: c for c in coverage}, exposure, teams)
+    """A rule whose answer in a namespace is unknown (a kind that decides it could not
+    be read) is neither a violation nor met there: it becomes a note, and the namespace
+    leaves the guardrail's scope (no zero-valued series)."""
+    checker = _Checker(engine, {c.name: c for c in coverage}, exposure, teams, verification)
     violations: list[Violation] = []
     statuses: list[ExceptionStatus] = []
     notes: list[str] = []
     scope: dict[str, tuple[str, ...]] = {}
     for g in intent.guardrails:
-        scope[g.name] = checker.selected(g)
         raw, skipped = checker.run(g)
+        scope[g.name] = tuple(n for n in checker.selected(g) if n not in checker.unknown)
         notes += [f"guardrail {g.name}: {s}" for s in skipped]
         matched = [0] * len(g.exceptions)
         for v in raw:
@@ -193,8 +198,12 @@ class _Checker:
         coverage: Mapping[str, NamespaceCoverage],
         exposure: ExposureReport | None,
         teams: TeamMap,
+        verification: Verification = VERIFIED,
     ) -> None:
         self.engine = engine
+        self.verification = verification
+        self.unknown: set[str] = set()
+        """Namespaces where the last guardrail run had an unknown answer."""
         self.coverage = coverage
         self.exposure = exposure
         self.teams = teams
@@ -212,12 +221,28 @@ class _Checker:
         selected = self.selected(g)
         out: list[Violation] = []
         skipped: list[str] = []
+        self.unknown = set()
+        known = self.verification
+
+        def unknown(ns: str, what: str) -> None:
+            if ns not in self.unknown:
+                self.unknown.add(ns)
+                skipped.append(f"{ns}: {what} unknown (a kind that decides it was not read)")
+
+        coverage_rules = bool(g.require_default_deny or g.require_policy_for_every_pod)
+        exposure_rules = bool(g.forbid_exposure or g.internet_egress is not None)
+        for ns in selected:
+            if coverage_rules and not known.coverage_known(ns):
+                unknown(ns, "default-deny and isolation")
+            elif exposure_rules and not known.exposure_known(ns):
+                unknown(ns, "exposure")
+        answerable = [n for n in selected if n not in self.unknown]
 
         def add(rule: str, ns: str, obj: str, message: str, workloads: Sequence[str] = ()) -> None:
             team = self.teams.of(ns, workloads)
             out.append(Violation(g.name, rule, ns, obj, team, g.severity, message))
 
-        for ns in selected:
+        for ns in answerable:
             cov = self.coverage.get(ns)
             for d in g.require_default_deny:
                 if cov is None:
@@ -233,7 +258,7 @@ class _Checker:
             if self.exposure is None:
                 skipped.append("exposure not analysed (--no-exposure): forbid_exposure unknown")
             else:
-                chosen = set(selected)
+                chosen = set(answerable)
                 for e in self.exposure.exposures:
                     if e.permitted and e.namespace in chosen and e.category in g.forbid_exposure:
                         add(
@@ -244,7 +269,7 @@ class _Checker:
                             f"on {e.ports}",
                             e.workloads,
                         )
-        classes = [c for ns in selected for c in self.engine.classes_by_ns.get(ns, ())]
+        classes = [c for ns in answerable for c in self.engine.classes_by_ns.get(ns, ())]
         if g.internet_egress is not None:
             for cls in classes:
                 reach = self._outside_allowlist(cls, g.internet_egress)

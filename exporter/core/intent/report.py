@@ -17,7 +17,9 @@ from exporter.core.intent.drift import BaselinePolicy, DriftEntry, DriftState, b
 from exporter.core.intent.guardrails import ExceptionStatus, Violation, evaluate_guardrails
 from exporter.core.intent.schema import Intent
 from exporter.core.intent.teams import TeamMap, team_map
+from exporter.core.verification import VERIFIED, Verification
 
+_NO_FINDING = frozenset({DriftState.IN_SYNC, DriftState.UNKNOWN})
 INTERNET_EGRESS = "internet_egress"
 """The intended-exposure kind for a workload's internet egress."""
 
@@ -136,18 +138,24 @@ def evaluate_intent(
     coverage: Sequence[NamespaceCoverage],
     exposure: ExposureReport | None,
     today: dt.date,
+    verification: Verification = VERIFIED,
 ) -> IntentReport:
-    """`today` is the date exceptions are checked against (an injected clock)."""
+    """`today` is the date exceptions are checked against (an injected clock);
+    `verification` says which answers are unknown (never reported as met or violated)."""
     teams = team_map(intent.teams, engine)
     labels = {
         name: {k: ns.labels[k] for k in intent.namespace_labels if k in ns.labels}
         for name, ns in engine.namespaces.items()
     }
-    result = evaluate_guardrails(intent, engine, coverage, exposure, teams, today)
+    result = evaluate_guardrails(intent, engine, coverage, exposure, teams, today, verification)
     drift: list[DriftEntry] = []
     if intent.baseline is not None:
         drift = baseline_drift(
-            intent.baseline, baseline, engine.namespaces, engine.snapshot.policies
+            intent.baseline,
+            baseline,
+            engine.namespaces,
+            engine.snapshot.policies,
+            {(g.kind.rpartition("/")[2], g.namespace) for g in verification.unverified},
         )
     intended: dict[tuple[str, str, str], str] = {}
     if exposure is not None:
@@ -162,7 +170,7 @@ def evaluate_intent(
                 intended[(eg.namespace, eg.workload, INTERNET_EGRESS)] = hit.reason
     findings = [v.finding() for v in result.violations if not v.excepted]
     findings += [s.finding() for s in result.exceptions if s.expired]
-    findings += [d.finding() for d in drift if d.state is not DriftState.IN_SYNC]
+    findings += [d.finding() for d in drift if d.state not in _NO_FINDING]
     return IntentReport(
         teams=teams,
         namespace_labels=labels,

@@ -1,7 +1,7 @@
 """AdminNetworkPolicy / BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1)
 and ClusterNetworkPolicy (v1alpha2) -> normal form.
 
-Rules implemented here (policy-semantics.md §2, sources cited there):
+Rules implemented here (docs/semantics.md §2, sources cited there):
 - §2.1 ANP: `priority` 0-1000, lower first; `subject` is exactly one of `namespaces`
   or `pods {namespaceSelector, podSelector}`; rules in list order with action Allow,
   Deny or Pass; peers `namespaces`, `pods`, and for egress `networks` (which also

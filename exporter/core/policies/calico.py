@@ -1,7 +1,7 @@
 """Calico NetworkPolicy / GlobalNetworkPolicy (projectcalico.org/v3,
 crd.projectcalico.org/v1) and Tier -> normal form.
 
-Rules implemented here (policy-semantics.md §4, sources cited there):
+Rules implemented here (docs/semantics.md §4, sources cited there):
 - `tier` (default `default`, order 1,000,000; other tiers from Tier objects, unknown
   tiers sort after `default`), `order` (lower first, absent = last), `selector` in the
   Calico selector language (exporter.core.calico_selectors), GlobalNetworkPolicy

@@ -1,6 +1,6 @@
 """cilium.io/v2 CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy -> normal form.
 
-Rules implemented here (policy-semantics.md §3, sources cited there):
+Rules implemented here (docs/semantics.md §3, sources cited there):
 - §3.1 `spec` and/or `specs`: each rule becomes one `Policy` (part `specs[i]`); a rule
   has `endpointSelector` xor `nodeSelector`; nodeSelector rules are host policies,
   reported and never applied to pods.

@@ -1,6 +1,6 @@
 """networking.k8s.io/v1 NetworkPolicy -> normal form.
 
-Rules implemented here (policy-semantics.md §1, sources cited there):
+Rules implemented here (docs/semantics.md §1, sources cited there):
 - §1.2 policyTypes defaulting (kubernetes/kubernetes:pkg/apis/networking/v1/defaults.go):
   absent/empty -> [Ingress] plus Egress iff `egress` has at least one rule.
 - §1.3 empty vs absent: `from`/`to` absent or [] = every peer; `ports` absent or [] =

@@ -3,7 +3,7 @@
 Each API module (kubernetes, cilium, admin, calico) turns its objects into `Policy`
 values; the engine only ever sees this form.
 
-The form is a sequence of *tiers* (policy-semantics.md §2.2, §4, §5): each policy sits
+The form is a sequence of *tiers* (docs/semantics.md §2.2, §4, §5): each policy sits
 in a tier (`tier_order`, lower first); inside a tier its rules run in order of
 (`priority`, rule position), the first matching rule decides with its `action`
 (Allow, Deny, Pass; Log decides nothing). A plain NetworkPolicy is a tier member with

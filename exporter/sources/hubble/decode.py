@@ -62,8 +62,9 @@ class FlowHandler:
     Throughput notes (docs/hubble.md): every protobuf field read costs 60-200 ns with
     the upb backend, more than the dict update it feeds, so this reads each field once,
     skips `WhichOneof` for flows, and caches pod name -> workload name (the `workloads`
-    list is the most expensive read). Allowing policies (`*_allowed_by`) are not read:
-    only denials are attributed."""
+    list is the most expensive read). Allowing policies (`*_allowed_by`) are read only
+    on forwarded policy verdicts, for the last use of each policy (stale policies); the
+    verdict families attribute denials only."""
 
     __slots__ = ("_counts", "_workloads", "agg", "node_events", "window")
 
@@ -129,6 +130,10 @@ class FlowHandler:
             else:
                 detail = f.policy_match_type
                 policy = ""
+                allowed = f.ingress_allowed_by if direction == 1 else f.egress_allowed_by
+                if allowed:  # which policies allowed it: stale-policy review
+                    for p in allowed:
+                        self.agg.allowed_by(seconds, p.namespace, p.name)
             key: Key = (5, seconds // 3600, ns, workload, direction, verdict, detail, policy, other)
         elif event == 1 or not event:  # 0: an untyped drop (see _not_typed)
             reason = f.drop_reason_desc

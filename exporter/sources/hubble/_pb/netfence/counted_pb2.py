@@ -27,7 +27,7 @@ from exporter.sources.hubble._pb.flow import flow_pb2 as flow_dot_flow__pb2
 from exporter.sources.hubble._pb.relay import relay_pb2 as relay_dot_relay__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16netfence/counted.proto\x12\x0fnetfence.hubble\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x0f\x66low/flow.proto\x1a\x11relay/relay.proto\"\xa8\x01\n\x0f\x43ountedResponse\x12,\n\x04\x66low\x18\x01 \x01(\x0b\x32\x1c.netfence.hubble.CountedFlowH\x00\x12-\n\x0bnode_status\x18\x02 \x01(\x0b\x32\x16.relay.NodeStatusEventH\x00\x12&\n\x0blost_events\x18\x03 \x01(\x0b\x32\x0f.flow.LostEventH\x00\x42\x10\n\x0eresponse_types\"\xab\x04\n\x0b\x43ountedFlow\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04uuid\x18\" \x01(\t\x12\x1e\n\x07verdict\x18\x02 \x01(\x0e\x32\r.flow.Verdict\x12*\n\x10\x64rop_reason_desc\x18\x19 \x01(\x0e\x32\x10.flow.DropReason\x12\x30\n\x06source\x18\x08 \x01(\x0b\x32 .netfence.hubble.CountedEndpoint\x12\x35\n\x0b\x64\x65stination\x18\t \x01(\x0b\x32 .netfence.hubble.CountedEndpoint\x12\x11\n\tnode_name\x18\x0b \x01(\t\x12*\n\x02l7\x18\x0f \x01(\x0b\x32\x1e.netfence.hubble.CountedLayer7\x12)\n\nevent_type\x18\x13 \x01(\x0b\x32\x15.flow.CiliumEventType\x12\x31\n\x11traffic_direction\x18\x16 \x01(\x0e\x32\x16.flow.TrafficDirection\x12\x19\n\x11policy_match_type\x18\x17 \x01(\r\x12:\n\x10\x65gress_denied_by\x18\x8c\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\x12;\n\x11ingress_denied_by\x18\x8d\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\"}\n\x0f\x43ountedEndpoint\x12\x10\n\x08identity\x18\x02 \x01(\r\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x05 \x01(\t\x12\x33\n\tworkloads\x18\x06 \x03(\x0b\x32 .netfence.hubble.CountedWorkload\"\x1f\n\x0f\x43ountedWorkload\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\rCountedPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\xc9\x01\n\rCountedLayer7\x12\x1e\n\x04type\x18\x01 \x01(\x0e\x32\x10.flow.L7FlowType\x12-\n\x03\x64ns\x18\x64 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x12.\n\x04http\x18\x65 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x12/\n\x05kafka\x18\x66 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x42\x08\n\x06record\"\x0f\n\rCountedRecordb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16netfence/counted.proto\x12\x0fnetfence.hubble\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x0f\x66low/flow.proto\x1a\x11relay/relay.proto\"\xa8\x01\n\x0f\x43ountedResponse\x12,\n\x04\x66low\x18\x01 \x01(\x0b\x32\x1c.netfence.hubble.CountedFlowH\x00\x12-\n\x0bnode_status\x18\x02 \x01(\x0b\x32\x16.relay.NodeStatusEventH\x00\x12&\n\x0blost_events\x18\x03 \x01(\x0b\x32\x0f.flow.LostEventH\x00\x42\x10\n\x0eresponse_types\"\xa6\x05\n\x0b\x43ountedFlow\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04uuid\x18\" \x01(\t\x12\x1e\n\x07verdict\x18\x02 \x01(\x0e\x32\r.flow.Verdict\x12*\n\x10\x64rop_reason_desc\x18\x19 \x01(\x0e\x32\x10.flow.DropReason\x12\x30\n\x06source\x18\x08 \x01(\x0b\x32 .netfence.hubble.CountedEndpoint\x12\x35\n\x0b\x64\x65stination\x18\t \x01(\x0b\x32 .netfence.hubble.CountedEndpoint\x12\x11\n\tnode_name\x18\x0b \x01(\t\x12*\n\x02l7\x18\x0f \x01(\x0b\x32\x1e.netfence.hubble.CountedLayer7\x12)\n\nevent_type\x18\x13 \x01(\x0b\x32\x15.flow.CiliumEventType\x12\x31\n\x11traffic_direction\x18\x16 \x01(\x0e\x32\x16.flow.TrafficDirection\x12\x19\n\x11policy_match_type\x18\x17 \x01(\r\x12;\n\x11\x65gress_allowed_by\x18\x89\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\x12<\n\x12ingress_allowed_by\x18\x8a\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\x12:\n\x10\x65gress_denied_by\x18\x8c\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\x12;\n\x11ingress_denied_by\x18\x8d\xa4\x01 \x03(\x0b\x32\x1e.netfence.hubble.CountedPolicy\"}\n\x0f\x43ountedEndpoint\x12\x10\n\x08identity\x18\x02 \x01(\r\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x05 \x01(\t\x12\x33\n\tworkloads\x18\x06 \x03(\x0b\x32 .netfence.hubble.CountedWorkload\"\x1f\n\x0f\x43ountedWorkload\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\rCountedPolicy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\xc9\x01\n\rCountedLayer7\x12\x1e\n\x04type\x18\x01 \x01(\x0e\x32\x10.flow.L7FlowType\x12-\n\x03\x64ns\x18\x64 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x12.\n\x04http\x18\x65 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x12/\n\x05kafka\x18\x66 \x01(\x0b\x32\x1e.netfence.hubble.CountedRecordH\x00\x42\x08\n\x06record\"\x0f\n\rCountedRecordb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,15 +37,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COUNTEDRESPONSE']._serialized_start=113
   _globals['_COUNTEDRESPONSE']._serialized_end=281
   _globals['_COUNTEDFLOW']._serialized_start=284
-  _globals['_COUNTEDFLOW']._serialized_end=839
-  _globals['_COUNTEDENDPOINT']._serialized_start=841
-  _globals['_COUNTEDENDPOINT']._serialized_end=966
-  _globals['_COUNTEDWORKLOAD']._serialized_start=968
-  _globals['_COUNTEDWORKLOAD']._serialized_end=999
-  _globals['_COUNTEDPOLICY']._serialized_start=1001
-  _globals['_COUNTEDPOLICY']._serialized_end=1049
-  _globals['_COUNTEDLAYER7']._serialized_start=1052
-  _globals['_COUNTEDLAYER7']._serialized_end=1253
-  _globals['_COUNTEDRECORD']._serialized_start=1255
-  _globals['_COUNTEDRECORD']._serialized_end=1270
+  _globals['_COUNTEDFLOW']._serialized_end=962
+  _globals['_COUNTEDENDPOINT']._serialized_start=964
+  _globals['_COUNTEDENDPOINT']._serialized_end=1089
+  _globals['_COUNTEDWORKLOAD']._serialized_start=1091
+  _globals['_COUNTEDWORKLOAD']._serialized_end=1122
+  _globals['_COUNTEDPOLICY']._serialized_start=1124
+  _globals['_COUNTEDPOLICY']._serialized_end=1186
+  _globals['_COUNTEDLAYER7']._serialized_start=1189
+  _globals['_COUNTEDLAYER7']._serialized_end=1390
+  _globals['_COUNTEDRECORD']._serialized_start=1392
+  _globals['_COUNTEDRECORD']._serialized_end=1407
 # @@protoc_insertion_point(module_scope)

@@ -22,7 +22,7 @@ class CountedResponse(_message.Message):
     def __init__(self, flow: _Optional[_Union[CountedFlow, _Mapping]] = ..., node_status: _Optional[_Union[_relay_pb2.NodeStatusEvent, _Mapping]] = ..., lost_events: _Optional[_Union[_flow_pb2.LostEvent, _Mapping]] = ...) -> None: ...
 
 class CountedFlow(_message.Message):
-    __slots__ = ("time", "uuid", "verdict", "drop_reason_desc", "source", "destination", "node_name", "l7", "event_type", "traffic_direction", "policy_match_type", "egress_denied_by", "ingress_denied_by")
+    __slots__ = ("time", "uuid", "verdict", "drop_reason_desc", "source", "destination", "node_name", "l7", "event_type", "traffic_direction", "policy_match_type", "egress_allowed_by", "ingress_allowed_by", "egress_denied_by", "ingress_denied_by")
     TIME_FIELD_NUMBER: _ClassVar[int]
     UUID_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,8 @@ class CountedFlow(_message.Message):
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_DIRECTION_FIELD_NUMBER: _ClassVar[int]
     POLICY_MATCH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EGRESS_ALLOWED_BY_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_ALLOWED_BY_FIELD_NUMBER: _ClassVar[int]
     EGRESS_DENIED_BY_FIELD_NUMBER: _ClassVar[int]
     INGRESS_DENIED_BY_FIELD_NUMBER: _ClassVar[int]
     time: _timestamp_pb2.Timestamp
@@ -47,9 +49,11 @@ class CountedFlow(_message.Message):
     event_type: _flow_pb2.CiliumEventType
     traffic_direction: _flow_pb2.TrafficDirection
     policy_match_type: int
+    egress_allowed_by: _containers.RepeatedCompositeFieldContainer[CountedPolicy]
+    ingress_allowed_by: _containers.RepeatedCompositeFieldContainer[CountedPolicy]
     egress_denied_by: _containers.RepeatedCompositeFieldContainer[CountedPolicy]
     ingress_denied_by: _containers.RepeatedCompositeFieldContainer[CountedPolicy]
-    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uuid: _Optional[str] = ..., verdict: _Optional[_Union[_flow_pb2.Verdict, str]] = ..., drop_reason_desc: _Optional[_Union[_flow_pb2.DropReason, str]] = ..., source: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., destination: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., node_name: _Optional[str] = ..., l7: _Optional[_Union[CountedLayer7, _Mapping]] = ..., event_type: _Optional[_Union[_flow_pb2.CiliumEventType, _Mapping]] = ..., traffic_direction: _Optional[_Union[_flow_pb2.TrafficDirection, str]] = ..., policy_match_type: _Optional[int] = ..., egress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ..., ingress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ...) -> None: ...
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uuid: _Optional[str] = ..., verdict: _Optional[_Union[_flow_pb2.Verdict, str]] = ..., drop_reason_desc: _Optional[_Union[_flow_pb2.DropReason, str]] = ..., source: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., destination: _Optional[_Union[CountedEndpoint, _Mapping]] = ..., node_name: _Optional[str] = ..., l7: _Optional[_Union[CountedLayer7, _Mapping]] = ..., event_type: _Optional[_Union[_flow_pb2.CiliumEventType, _Mapping]] = ..., traffic_direction: _Optional[_Union[_flow_pb2.TrafficDirection, str]] = ..., policy_match_type: _Optional[int] = ..., egress_allowed_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ..., ingress_allowed_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ..., egress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ..., ingress_denied_by: _Optional[_Iterable[_Union[CountedPolicy, _Mapping]]] = ...) -> None: ...
 
 class CountedEndpoint(_message.Message):
     __slots__ = ("identity", "namespace", "pod_name", "workloads")
@@ -70,12 +74,14 @@ class CountedWorkload(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CountedPolicy(_message.Message):
-    __slots__ = ("name", "namespace")
+    __slots__ = ("name", "namespace", "kind")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    kind: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CountedLayer7(_message.Message):
     __slots__ = ("type", "dns", "http", "kafka")
