@@ -66,6 +66,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.mixed
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
 protos: venv

@@ -39,7 +39,7 @@ from exporter.core.verification import (
     verify,
 )
 from exporter.sources.intent import LoadedIntent, load_intent
-from exporter.sources.manifests import LoadResult, Progress, load_manifests
+from exporter.sources.manifests import LoadResult, Progress, input_problems, load_manifests
 
 __all__ = [
     "Category",
@@ -206,11 +206,20 @@ def unknown_coverage_json(ns: NamespaceCoverage, known: Verification) -> dict[st
     return entry
 
 
+def check_inputs(paths: Sequence[Path]) -> None:
+    """UsageError (exit 2, said first, nothing else printed) when `--manifests` names
+    nothing to read: a missing path or an empty directory is not a clean cluster."""
+    problems = input_problems(paths)
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
 def load(
     paths: Sequence[Path], progress: Progress | None = None, network_plugin: str | None = None
 ) -> tuple[LoadResult, Engine]:
     """`network_plugin` None: detected from the policy kinds present (Cilium kinds ->
     cilium, Calico kinds -> calico, else generic)."""
+    check_inputs(paths)
     result = load_manifests(paths, progress=progress)
     return result, Engine(result.snapshot, network_plugin=network_plugin)
 
@@ -233,6 +242,7 @@ def scan(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
 ) -> ScanReport:
+    check_inputs(paths)
     return analyse(
         load_manifests(paths, progress=progress),
         exposure_config,

@@ -10,6 +10,7 @@
     explain.py       `netfence explain`       one connection's verdict and why
     serve.py         `netfence serve`         the long-running service (exporter.serve)
     flows.py         `netfence flows`         Hubble verdicts: replay | watch
+    history.py       `netfence history`       the change log, or the state at a time
 
 Adding a command (say `netfence history`):
 

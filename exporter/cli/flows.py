@@ -83,9 +83,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if missing:
             raise usecases.UsageError(f"no such file: {', '.join(missing)}")
         result = hubble.replay(args.files, hubble.FlowHandler(agg))
-        for err in result.errors:
-            print(f"error: {err}", file=sys.stderr)
-        code = EXIT_USAGE if result.errors else EXIT_OK
+        if result.bad_lines:
+            # One summary, however many lines are bad (a corrupt capture has millions).
+            print(f"netfence: replayed {result.summary()}", file=sys.stderr)
+        code = EXIT_USAGE if result.bad_lines else EXIT_OK
     else:
         import signal
         import threading

@@ -73,7 +73,11 @@ def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
     rows = [
         ("NAMESPACE", "PODS", "INGRESS DEFAULT-DENY", "ISOLATED", "EGRESS DEFAULT-DENY", "ISOLATED")
     ]
+    known = report.verification
     for ns in report.namespaces:
+        if not known.coverage_known(ns.name):  # never a yes/NO that was not verified
+            rows.append((ns.name, str(ns.pods), UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN))
+            continue
         rows.append(
             (
                 ns.name,
@@ -94,6 +98,13 @@ def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
         f"\n{summary['namespaces']} namespaces, {summary['pods']} pods, {summary['policies']} "
         f"policies; default-deny ingress in {dd['ingress']}, egress in {dd['egress']}\n"
     )
+    if known.unverified:
+        kinds = ", ".join(sorted({f"{g.kind} ({g.reason})" for g in known.unverified}))
+        out.write(
+            f"DEGRADED: {len(known.coverage)} namespaces' default-deny and "
+            f"{len(known.exposure)} namespaces' exposure are unknown ({UNKNOWN}), "
+            f"not verifiable because of {kinds}\n"
+        )
     if report.exposure_analysed:
         _exposure_table(report, out)
     if report.intent is not None:
@@ -104,22 +115,37 @@ def _scan_table(report: usecases.ScanReport, out: TextIO) -> None:
             out.write(f"  [{f.severity}] {f.check} {f.namespace}: {f.message}\n")
 
 
+UNKNOWN = "?"
+"""A table cell whose answer could not be verified (JSON: null)."""
+
+
 def _exposure_table(report: usecases.ScanReport, out: TextIO) -> None:
     categories = [str(c) for c in usecases.Category]
     rows = [("NAMESPACE", *(c.upper() for c in categories), "INTERNET-EGRESS")]
+    known = report.verification
     for ns in report.namespaces:
+        if not known.exposure_known(ns.name):
+            rows.append((ns.name, *(UNKNOWN for _ in categories), UNKNOWN))
+            continue
         counts = report.exposure.get(ns.name, {})
         egress = report.internet_egress_workloads.get(ns.name, 0)
         if any(counts.values()) or egress:
             rows.append((ns.name, *(str(counts.get(c, 0)) for c in categories), str(egress)))
     out.write("\nEXPOSURE (permitted exposures per namespace; workloads reaching the internet)\n")
     table(rows, out)
-    exposed = [e for e in report.exposures if e.permitted and e.kind == "Service"]
+    # Every permitted exposure the counts above include: Services, and the workloads
+    # exposed without one (hostNetwork DaemonSets, hostPort pods, bare Pods, Jobs).
+    exposed = [e for e in report.exposures if e.permitted and known.exposure_known(e.namespace)]
     if exposed:
-        out.write(f"\nEXPOSED SERVICES ({len(exposed)})\n")
+        services = sum(1 for e in exposed if e.kind == "Service")
+        out.write(
+            f"\nEXPOSED SERVICES AND WORKLOADS ({len(exposed)}: {services} through Services, "
+            f"{len(exposed) - services} workloads exposed directly)\n"
+        )
         for e in exposed:
             opened = ", ".join(e.objects)
-            out.write(f"  {e.namespace}/{e.name} {e.category} on {e.ports}: {opened}\n")
+            what = f"{e.namespace}/{e.name}" + ("" if e.kind == "Service" else f"[{e.kind}]")
+            out.write(f"  {what} {e.category} on {e.ports}: {opened}\n")
 
 
 COMMAND = Command("scan", add_parser, run, exit_fast=True)

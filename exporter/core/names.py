@@ -1,5 +1,5 @@
 """Object names as the Kubernetes API server validates them (apimachinery's
-`ValidateObjectMeta`: docs/semantics.md, "Names").
+`ValidateObjectMeta`: docs/semantics.md §6.11).
 
 An object the API server would refuse cannot be in force, so it is reported and skipped
 rather than analysed; it also keeps hostile strings (NUL bytes, lone surrogates, names

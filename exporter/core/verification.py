@@ -1,4 +1,4 @@
-"""Which answers a scan could verify, and which it could not (docs/semantics.md, "Unknown").
+"""Which answers a scan could verify, and which it could not (docs/semantics.md §6.12).
 
 A compliance tool must never publish what it did not see. When a kind that decides an
 answer could not be read (the API server refused to list it, 403) or an object of such

@@ -14,6 +14,7 @@ With gzip, the cached part and the fresh part are two gzip members of one stream
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from prometheus_client.utils import floatToGoString
 from exporter.metrics.collector import ClusterMetrics, NetfenceCollector
 
 _EOF = b"# EOF\n"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _WARM_ACCEPT = (
     "application/openmetrics-text;version=1.0.0",  # what Prometheus asks for
     "text/plain;version=0.0.4",  # curl, older scrapers
@@ -84,7 +86,49 @@ def render_families(families: Iterable[Metric], openmetrics: bool) -> bytes | No
                 out.append(f"{s.name} {_number(s.value)}\n")
     if openmetrics:
         out.append("# EOF\n")
-    return "".join(out).encode()
+    return utf8("".join(out))
+
+
+def utf8(text: str) -> bytes:
+    """Any text as UTF-8: a lone surrogate (a JSON `"\\ud800"` in a Hubble flow or a
+    manifest) becomes U+FFFD instead of failing the whole scrape with HTTP 500."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode()
+
+
+def _clean(value: str) -> str:
+    return utf8(value).decode()
+
+
+class _CleanLabels(Collector):
+    """A registry's families with every label value made encodable (the slow path,
+    taken only when prometheus_client's own encoder met an unencodable string)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            family.samples = [
+                s._replace(labels={k: _clean(v) for k, v in s.labels.items()})
+                for s in family.samples
+            ]
+            yield family
+
+
+def encode_safely(
+    encoder: Callable[[CollectorRegistry], bytes], registry: CollectorRegistry
+) -> bytes:
+    """`encoder(registry)`, falling back to cleaned label values on a string that
+    cannot be UTF-8 encoded: one odd name never costs the whole scrape."""
+    try:
+        return encoder(registry)
+    except UnicodeEncodeError:
+        clean = CollectorRegistry(auto_describe=False)
+        clean.register(_CleanLabels(registry))
+        return encoder(clean)
 
 
 @dataclass
@@ -113,7 +157,7 @@ class Exposition:
         body = self._cached(tuple(self._provider()), encoder, content_type, zipped)
         if self._extra is None:
             return body, content_type, zipped
-        extra = encoder(self._extra)
+        extra = encode_safely(encoder, self._extra)
         if zipped:
             return body + gzip.compress(extra, compresslevel=1), content_type, True
         return body + extra, content_type, False
@@ -155,7 +199,7 @@ class Exposition:
                 if fast is None:
                     registry = CollectorRegistry(auto_describe=False)
                     registry.register(_Fixed(self._collector, results))
-                    fast = encoder(registry)
+                    fast = encode_safely(encoder, registry)
                 plain = fast
                 if self._extra is not None and plain.endswith(_EOF):
                     plain = plain[: -len(_EOF)]  # the fresh part ends the OpenMetrics body

@@ -76,6 +76,12 @@ FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "Events Hubble or Relay reported lost (counts are a lower bound while this grows).",
         ("source",),
     ),
+    "hubble_decode_errors_total": (
+        "counter",
+        "Hubble events that could not be decoded (bad lines of replayed files: not UTF-8, "
+        "not JSON, nested too deeply), skipped and counted.",
+        (),
+    ),
     "hubble_up": ("gauge", "1 while the Hubble Relay stream of the cluster is up.", ()),
     "unused_exposures": (
         "gauge",
@@ -134,6 +140,8 @@ class FlowMetrics:
     unused_policies: Mapping[tuple[str], int] = field(default_factory=dict)
     """Empty while unknown (flows do not cover the window yet)."""
     observed_since: float | None = None
+    decode_errors: int = 0
+    """Events (replayed lines) that could not be decoded, since the process started."""
 
 
 def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
@@ -178,6 +186,7 @@ class FlowCollector(Collector):
                 fams["policy_usage_observed_since_timestamp_seconds"].add_metric(
                     base, m.observed_since
                 )
+            fams["hubble_decode_errors_total"].add_metric(base, m.decode_errors)
             if m.up is not None:
                 fams["hubble_up"].add_metric(base, 1 if m.up else 0)
         yield from fams.values()

@@ -103,6 +103,8 @@ class FlowConsumer:
             else None
         )
         self.replay_errors: list[str] = []
+        self.decode_errors = 0
+        """Replayed lines that could not be decoded (netfence_hubble_decode_errors_total)."""
         self.replayed = threading.Event()
         """Set once the replay files (if any) are counted."""
         self._store = store
@@ -148,17 +150,17 @@ class FlowConsumer:
             result = hubble.replay(files, hubble.FlowHandler(self.agg))
         except OSError as exc:
             self.replay_errors.append(f"{exc.filename}: {exc.strerror or exc}")
+            log.error("hubble %s: replay: %s", self.cluster, self.replay_errors[-1])
+            self._on_error("load")
         else:
             self.replay_errors.extend(result.errors)
-            log.info(
-                "hubble %s: replayed %d events from %d files",
-                self.cluster,
-                result.events,
-                len(files),
+            self.decode_errors += result.bad_lines
+            # One line however many are bad: a corrupt capture must not flood the log.
+            (log.warning if result.bad_lines else log.info)(
+                "hubble %s: replayed %d files: %s", self.cluster, len(files), result.summary()
             )
-        for problem in self.replay_errors:
-            log.error("hubble %s: replay: %s", self.cluster, problem)
-            self._on_error("load")
+            if result.bad_lines:
+                self._on_error("load")
         self.agg.tick(self._clock())  # recorded hours are closed: they go to the store
 
     def stop(self) -> None:
@@ -300,4 +302,5 @@ class FlowConsumer:
             policy_last_used=last_used,
             unused_policies=unused,
             observed_since=None if self._observed_since is None else float(self._observed_since),
+            decode_errors=self.decode_errors,
         )

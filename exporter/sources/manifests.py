@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,30 +89,99 @@ def _load(paths: Sequence[Path], limits: Limits, progress: Progress | None) -> L
     return LoadResult(snapshot, errors, files, documents)
 
 
+def input_problems(paths: Sequence[Path]) -> list[str]:
+    """What makes `--manifests` unusable as a whole: a path that does not exist, is not
+    a file or directory, or a directory without a single manifest. The CLI says so
+    first and exits 2, rather than printing an empty (clean-looking) report."""
+    problems = []
+    for path in paths:
+        if not path.exists():
+            problems.append(f"{path}: no such file or directory")
+        elif path.is_dir():
+            if next(_walk(path), None) is None:
+                problems.append(
+                    f"{path}: no manifests in this directory (looked for {', '.join(SUFFIXES)})"
+                )
+        elif not path.is_file():
+            problems.append(f"{path}: not a regular file or directory")
+    return problems
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for n in sorted(names):
+            if n.endswith(SUFFIXES):
+                yield Path(root) / n
+
+
 def _files(paths: Sequence[Path], errors: list[InputError]) -> Iterator[Path]:
     for path in paths:
-        if path.is_file():
-            yield path
-        elif path.is_dir():
-            found: list[Path] = []
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(Path(root) / n for n in names if n.endswith(SUFFIXES))
-            yield from sorted(found)
+        if path.is_dir():
+            found = sorted(_walk(path))
+            if not found:
+                errors.append(InputError(str(path), "no manifests in this directory"))
+            yield from found
+        elif path.exists():
+            yield path  # a FIFO or device is refused when opened, with its reason
         else:
             errors.append(InputError(str(path), "no such file or directory"))
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """The file's bytes, if it is a regular file of at most `limit` bytes.
+
+    Opened without blocking and checked on the open descriptor (no race with a swap):
+    a FIFO would block forever, and a symlink to /dev/zero reads without end, so
+    anything but a regular file is refused; the limit is applied while reading too
+    (a file growing under us stops at limit + 1 bytes)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegular(_file_type(info.st_mode))
+        if info.st_size > limit:
+            raise _TooLarge(info.st_size)
+        data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise _TooLarge(len(data))
+        return data
+
+
+class _NotRegular(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def _read_file(path: Path, limits: Limits, errors: list[InputError]) -> Iterator[RawObject]:
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            errors.append(
-                InputError(source, f"file is {size} bytes, over the {limits.max_file_bytes} limit")
+        data = _read_bounded(path, limits.max_file_bytes)
+    except _NotRegular as exc:
+        errors.append(InputError(source, f"{exc}, not a regular file: skipped"))
+        return
+    except _TooLarge as exc:
+        errors.append(
+            InputError(
+                source, f"file is {exc} bytes or more, over the {limits.max_file_bytes} limit"
             )
-            return
-        data = path.read_bytes()
+        )
+        return
     except OSError as exc:
         errors.append(InputError(source, f"cannot read: {exc.strerror or exc}"))
         return

@@ -10,6 +10,7 @@ from exporter.store.records import (
     FindingRow,
     NamespaceRow,
     PolicyDigest,
+    ScanChanges,
     ScanRecord,
     StoredScan,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "HistoryQueries",
     "NamespaceRow",
     "PolicyDigest",
+    "ScanChanges",
     "ScanRecord",
     "Store",
     "StoreError",

@@ -92,7 +92,7 @@ def _v3(conn: Connection) -> None:
                 cluster=cluster,
                 scan_id=state.scan_id,
                 at=last_at,
-                sample_at=None if state.frame is None else state.frame.at,
+                sample_at=None if state.frame is None else state.frame.full_at,
             )
         )
     for table in reversed(SNAPSHOT_TABLES):

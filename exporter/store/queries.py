@@ -18,6 +18,7 @@ Time after the store's clock ("now") is neither evidence nor gap.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import statistics
@@ -182,36 +183,50 @@ class HistoryQueries:
         if scan is None:
             return ClusterState(cluster, at, None, evidence_gap=True)
         in_gap = at - scan.started_at >= self.max_silence(cluster, at - DAY, at + 1)
+        n, p, f, e = namespace_intervals, policy_intervals, finding_intervals, exposure_intervals
         with self._engine.connect() as conn:
             frame = load_frame(conn, cluster, at)
             counts = frame.counts if frame is not None else {}
             namespaces = []
-            for r in conn.execute(_covering(namespace_intervals, cluster, at)):
-                sample = counts.get(r.namespace)
+            rows = conn.execute(
+                _covering(n, cluster, at, n.c.namespace, n.c.ingress_default_deny,
+                          n.c.egress_default_deny, n.c.exposures, n.c.internet_egress_workloads)
+            )  # fmt: skip
+            for name, idd, edd, exposed, internet in rows:
+                sample = counts.get(name)
                 namespaces.append(
                     NamespaceState(
-                        namespace=r.namespace,
-                        ingress_default_deny=_bool(r.ingress_default_deny),
-                        egress_default_deny=_bool(r.egress_default_deny),
-                        exposures=_exposures(r.exposures),
-                        internet_egress_workloads=int(r.internet_egress_workloads),
+                        namespace=name,
+                        ingress_default_deny=_bool(idd),
+                        egress_default_deny=_bool(edd),
+                        exposures=_exposures(exposed),
+                        internet_egress_workloads=int(internet),
                         pods=None if sample is None else sample[0],
                         ingress_isolated_pods=None if sample is None else sample[1],
                         egress_isolated_pods=None if sample is None else sample[2],
                     )
                 )
             policies = [
-                PolicyVersion(r.kind, r.api_version, r.namespace, r.name, r.sha256, r.start_at)
-                for r in conn.execute(_covering(policy_intervals, cluster, at))
-            ]
+                PolicyVersion(*row)
+                for row in conn.execute(
+                    _covering(p, cluster, at, p.c.kind, p.c.api_version, p.c.namespace,
+                              p.c.name, p.c.sha256, p.c.start_at)
+                )
+            ]  # fmt: skip
             findings = [
-                OpenFinding(r.namespace, r.check, r.severity, r.object, r.message, r.start_at)
-                for r in conn.execute(_covering(finding_intervals, cluster, at))
-            ]
+                OpenFinding(*row)
+                for row in conn.execute(
+                    _covering(f, cluster, at, f.c.namespace, f.c.check, f.c.severity,
+                              f.c.object, f.c.message, f.c.start_at)
+                )
+            ]  # fmt: skip
             exposures = [
-                ExposureRecord(r.namespace, r.object, r.category, r.start_at)
-                for r in conn.execute(_covering(exposure_intervals, cluster, at))
-            ]
+                ExposureRecord(*row)
+                for row in conn.execute(
+                    _covering(e, cluster, at, e.c.namespace, e.c.object, e.c.category,
+                              e.c.start_at)
+                )
+            ]  # fmt: skip
         return ClusterState(
             cluster=cluster,
             at=at,
@@ -483,13 +498,19 @@ def _categories(counts: dict[str, int]) -> list[str]:
     return [*CATEGORIES, *sorted(k for k in counts if k not in CATEGORIES)]
 
 
-def _exposures(raw: str) -> dict[str, int]:
+@functools.lru_cache(maxsize=4096)
+def _exposure_counts(raw: str) -> tuple[tuple[str, int], ...]:
     counts: dict[str, int] = json.loads(raw or "{}")
-    return {c: int(counts.get(c, 0)) for c in _categories(counts)}
+    return tuple((c, int(counts.get(c, 0))) for c in _categories(counts))
 
 
-def _covering(t: Table, cluster: str, at: float) -> Any:
-    return select(t).where(
+def _exposures(raw: str) -> dict[str, int]:
+    return dict(_exposure_counts(raw))
+
+
+def _covering(t: Table, cluster: str, at: float, *columns: Any) -> Any:
+    """The intervals of `cluster` in force at `at`."""
+    return select(*columns).where(
         t.c.cluster == cluster,
         t.c.start_at <= at,
         or_(t.c.end_at.is_(None), t.c.end_at > at),

@@ -80,6 +80,33 @@ class ScanRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanChanges:
+    """A successful scan given as its differences from the cluster's previous successful
+    scan: what seeders and simulations write (`Store.record_changes`) when they hold the
+    changes rather than the whole state. The result in the store is the same as
+    recording the whole state with `ScanRecord`."""
+
+    cluster: str
+    started_at: float
+    duration_seconds: float = 0.0
+    namespaces: tuple[NamespaceRow, ...] = ()
+    """Namespaces that appeared or changed (their whole row)."""
+    namespaces_gone: tuple[str, ...] = ()
+    pods: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+    """Namespace -> (pods, ingress-isolated, egress-isolated) where only counts changed."""
+    policies: tuple[PolicyDigest, ...] = ()
+    """Policies created or modified."""
+    policies_gone: tuple[tuple[str, str, str, str], ...] = ()
+    """(kind, api_version, namespace, name) of deleted policies."""
+    findings_opened: tuple[FindingRow, ...] = ()
+    findings_resolved: tuple[FindingRow, ...] = ()
+    exposures_added: tuple[ExposureRow, ...] = ()
+    exposures_removed: tuple[ExposureRow, ...] = ()
+    version: str = ""
+    interval_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class StoredScan:
     id: int
     cluster: str

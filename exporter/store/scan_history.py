@@ -10,7 +10,10 @@ Writing (the service after every scan, and seeders):
 
 `record` takes plain data with an explicit timestamp and needs no analysis run, so a
 seeder writes "a quarter of history" by calling it once per synthetic scan, oldest
-first (a scan older than the cluster's last successful one is refused). Each call
+first (a scan older than the cluster's last successful one is refused). A seeder that
+holds changes rather than whole states calls `record_changes(ScanChanges(...))` with
+only what changed (namespaces, policies, findings, exposures, pod counts); the store
+ends up the same (benchmarks/history_bench.py simulates a year that way). Each call
 writes one small `scans` row and, for a successful scan, only what differs from the
 cluster's previous successful scan (exporter.store.changelog); a failed scan
 (`success=False`) is recorded and changes no interval. Volatile counts (pods, isolated
@@ -66,7 +69,7 @@ from exporter.store.migrations import (
     insert_ignore,
 )
 from exporter.store.queries import HistoryQueries
-from exporter.store.records import PolicyDigest, ScanRecord, StoredScan
+from exporter.store.records import PolicyDigest, ScanChanges, ScanRecord, StoredScan
 from exporter.store.schema import (
     INTERVAL_TABLES,
     cluster_heads,
@@ -125,10 +128,16 @@ class Store:
         connect_attempts: int = 3,
         statement_timeout: float = 300.0,
         retry_delay: float = 2.0,
+        migrate: bool = True,
     ) -> Store:
         """Connect and bring the schema up to date (retrying a database that does not
-        answer: `connect_attempts` tries of `connect_timeout` seconds each)."""
+        answer: `connect_attempts` tries of `connect_timeout` seconds each).
+
+        `migrate=False` (readers such as `netfence history`): write nothing; a store
+        that does not exist or is not at this schema version is an error."""
         where = _redact(url)
+        if not migrate:
+            _must_exist(url, where)
         try:
             engine = _engine(url, connect_timeout, statement_timeout)
         except (SQLAlchemyError, OSError, ValueError) as exc:
@@ -137,7 +146,13 @@ class Store:
         for attempt in range(1, attempts + 1):
             try:
                 store = cls(engine, clock, sample_interval)
-                store.migrate()
+                if migrate:
+                    store.migrate()
+                elif (found := store.schema_version()) != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {where} has schema version {found}, this netfence reads "
+                        f"{SCHEMA_VERSION}: `netfence serve` of this version migrates it"
+                    )
                 return store
             except OperationalError as exc:
                 if attempt == attempts:
@@ -204,40 +219,75 @@ class Store:
 
     def record(self, scan: ScanRecord) -> int:
         """Persist one scan atomically (its row, then its changes); returns its id."""
-        cluster = clean(scan.cluster)
+        return self._write(clean(scan.cluster), scan.started_at, scan.success, scan, None)
+
+    def record_changes(self, changes: ScanChanges) -> int:
+        """Persist one successful scan given as its differences from the previous one
+        (seeders, simulations); the store ends up as if `record` had been given the
+        whole state. Returns the scan's id."""
+        return self._write(clean(changes.cluster), changes.started_at, True, None, changes)
+
+    def _write(
+        self,
+        cluster: str,
+        at: float,
+        success: bool,
+        scan: ScanRecord | None,
+        changes: ScanChanges | None,
+    ) -> int:
         try:
             with self._lock:  # one writer per Store; processes queue on the head row
                 with self._tx() as conn:
                     head = self._lock_head(conn, cluster)
-                    scan_id = self._insert_scan(conn, cluster, scan)
-                    if not scan.success:
-                        return scan_id
-                    if head.at is not None and scan.started_at < head.at:
+                    if not success:
+                        return self._insert_scan(conn, cluster, scan, changes, "")
+                    if head.at is not None and at < head.at:
                         raise StoreError(
-                            f"cannot record the scan of {cluster} at {scan.started_at}: "
-                            f"older than its last successful scan ({head.at}); scans are "
-                            "recorded oldest first"
+                            f"cannot record the scan of {cluster} at {at}: older than its "
+                            f"last successful scan ({head.at}); scans are recorded oldest first"
                         )
                     previous = self._open.get(cluster)
                     if previous is None or previous.scan_id != head.scan_id:
                         previous = changelog.load_open(conn, cluster, head.scan_id)
-                    applied = changelog.apply(
-                        conn,
-                        insert_ignore(conn),
-                        cluster,
-                        scan_id,
-                        scan,
-                        previous,
-                        self.sample_interval,
-                    )
+                    digest = ""
+                    if scan is not None:
+                        same = scan.policies == previous.inputs.get("policies")
+                        digest = scan.policies_sha256 or (
+                            previous.policies_sha256  # the same set: no 50k-line sort
+                            if same and previous.policies_sha256
+                            else policies_digest(scan.policies)
+                        )
+                    scan_id = self._insert_scan(conn, cluster, scan, changes, digest)
+                    ignore = insert_ignore(conn)
+                    if scan is not None:
+                        applied = changelog.apply(
+                            conn, ignore, cluster, scan_id, scan, previous, self.sample_interval
+                        )
+                    else:
+                        assert changes is not None
+                        applied = changelog.apply_changes(
+                            conn, ignore, cluster, scan_id, changes, previous, self.sample_interval
+                        )
+                        state = applied.state
+                        conn.execute(
+                            scans.update()
+                            .where(scans.c.id == scan_id)
+                            .values(
+                                namespaces=len(state.namespaces),
+                                policies=len(state.policies),
+                                findings=len(state.findings),
+                                pods=sum(c[0] for c in (state.counts or {}).values()),
+                            )
+                        )
+                    applied.state.policies_sha256 = digest
                     frame = applied.state.frame
                     conn.execute(
                         cluster_heads.update()
                         .where(cluster_heads.c.cluster == cluster)
                         .values(
                             scan_id=scan_id,
-                            at=scan.started_at,
-                            sample_at=None if frame is None else frame.at,
+                            at=at,
+                            sample_at=None if frame is None else frame.full_at,
                         )
                     )
                 self._open[cluster] = applied.state  # only once committed
@@ -253,22 +303,40 @@ class Store:
             query = query.with_for_update()
         return conn.execute(query).one()
 
-    def _insert_scan(self, conn: Connection, cluster: str, scan: ScanRecord) -> int:
-        values: dict[str, Any] = {
-            "cluster": cluster,
-            "started_at": scan.started_at,
-            "duration_seconds": scan.duration_seconds,
-            "success": scan.success,
-            "error": clean(scan.error),
-            "input_errors": scan.input_errors,
-            "version": clean(scan.version),
-            "degraded": scan.success and bool(scan.unreadable_kinds),
-            "interval_seconds": scan.interval_seconds,
-            "policies_sha256": "",
-        }
-        if scan.success:
-            values.update(changelog.tally(scan))
-            values["policies_sha256"] = scan.policies_sha256 or policies_digest(scan.policies)
+    def _insert_scan(
+        self,
+        conn: Connection,
+        cluster: str,
+        scan: ScanRecord | None,
+        changes: ScanChanges | None,
+        digest: str,
+    ) -> int:
+        if scan is None:
+            assert changes is not None
+            values: dict[str, Any] = {
+                "cluster": cluster,
+                "started_at": changes.started_at,
+                "duration_seconds": changes.duration_seconds,
+                "success": True,
+                "version": clean(changes.version),
+                "interval_seconds": changes.interval_seconds,
+            }
+        else:
+            values = {
+                "cluster": cluster,
+                "started_at": scan.started_at,
+                "duration_seconds": scan.duration_seconds,
+                "success": scan.success,
+                "error": clean(scan.error),
+                "input_errors": scan.input_errors,
+                "version": clean(scan.version),
+                "degraded": scan.success and bool(scan.unreadable_kinds),
+                "interval_seconds": scan.interval_seconds,
+                "policies_sha256": "",
+            }
+            if scan.success:
+                values.update(changelog.tally(scan))
+                values["policies_sha256"] = digest
         row = conn.execute(scans.insert().values(**values).returning(scans.c.id)).scalar_one()
         return int(row)
 
@@ -305,7 +373,9 @@ class Store:
                         )
                     keep_from = conn.execute(
                         select(func.max(pod_samples.c.at)).where(
-                            pod_samples.c.cluster == cluster, pod_samples.c.at <= cutoff
+                            pod_samples.c.cluster == cluster,
+                            pod_samples.c.full.is_(True),
+                            pod_samples.c.at <= cutoff,
                         )
                     ).scalar()
                     if keep_from is not None:
@@ -382,6 +452,14 @@ def _engine(url: str, connect_timeout: float, statement_timeout: float) -> Engin
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         _sqlite_pragmas(engine)
     return engine
+
+
+def _must_exist(url: str, where: str) -> None:
+    full = engine_url(url)
+    if full.startswith("sqlite:///") and full != "sqlite:///:memory:":
+        path = Path(full.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise StoreError(f"store {where}: no such file {path}")
 
 
 def _postgres_session(engine: Engine, statement_timeout: float) -> None:

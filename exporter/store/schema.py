@@ -133,6 +133,7 @@ pod_samples = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("cluster", Text, nullable=False),
     Column("at", Float, nullable=False),
+    Column("full", Boolean, nullable=False),
     Column("names_sha256", String(64), nullable=False),
     Column("counts", LargeBinary, nullable=False),
     Index("ix_pod_samples_cluster_at", "cluster", "at"),

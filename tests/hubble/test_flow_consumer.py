@@ -270,3 +270,32 @@ def test_node_names_make_disjoint_shards() -> None:
             for r in server.requests
             for f in r.whitelist
         )
+
+
+def test_bad_replay_lines_do_not_kill_the_flow_thread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Invalid UTF-8 and a JSON bomb in the replay file: the good lines are counted, the
+    bad ones counted in netfence_hubble_decode_errors_total, one log line says so."""
+    flows = _demo_flows(tmp_path / "flows.jsonl", now=T0)
+    good = flows.read_bytes()
+    flows.write_bytes(b"\xc3\x28 bad utf-8\n" + b"[" * 200_000 + b"\n" + good + b"\xff\n")
+    errors: list[str] = []
+    consumer = FlowConsumer(
+        "demo",
+        HubbleConfig(replay=(flows,)),
+        UNBOUNDED,
+        None,
+        clock=lambda: T0 + HOUR,
+        on_error=errors.append,
+    )
+    with caplog.at_level("INFO"):
+        consumer.start()
+        assert consumer.replayed.wait(20)
+    metrics = consumer.metrics()
+    assert metrics.decode_errors == 3
+    assert metrics.snapshot.flows > 0
+    assert errors == ["load"]
+    summaries = [r for r in caplog.records if "bad lines skipped" in r.getMessage()]
+    assert len(summaries) == 1 and "3 bad lines" in summaries[0].getMessage()
+    consumer.stop()

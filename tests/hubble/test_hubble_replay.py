@@ -114,3 +114,38 @@ def test_cli_replay_table_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["flows", "replay", str(bad)], io.StringIO()) == 2
     assert main(["flows", "replay", str(tmp_path / "missing.json")], io.StringIO()) == 2
     assert "bad.json:1" in capsys.readouterr().err
+
+
+def _with_bad_lines(tmp_path: Path, good: int, bad: int) -> Path:
+    line = (OTEL / "basic-sample-400-l7-redirected-flows.json").read_text().splitlines()[0]
+    f = tmp_path / "corrupt.json"
+    with f.open("wb") as out:
+        out.write((line + "\n").encode() * good)
+        for i in range(bad):
+            out.write(b"\xff\xfe not utf-8\n" if i % 2 else b"[" * 100_000 + b"\n")
+        out.write((line + "\n").encode())
+    return f
+
+
+def test_invalid_utf8_and_deep_nesting_are_skipped_and_counted(tmp_path: Path) -> None:
+    """Both used to end the replay: a traceback in `flows replay`, a dead flow thread
+    (0 flows, nothing logged) in serve."""
+    f = _with_bad_lines(tmp_path, good=3, bad=40)
+    agg = Aggregator(FlowsConfig("c"))
+    result = replay([f], FlowHandler(agg))
+    assert result.events == 4 and result.bad_lines == 40
+    assert agg.snapshot(CLOCK).flows == 4  # the lines after the bad ones are counted too
+    assert len(result.errors) == 5  # examples, not one message per line
+    assert "not UTF-8" in result.summary() and "nested too deeply" in result.summary()
+    assert "and 35 more" in result.summary()
+
+
+def test_cli_replay_summarises_bad_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = _with_bad_lines(tmp_path, good=1, bad=1000)
+    out = io.StringIO()
+    assert main(["flows", "replay", "-o", "json", str(f)], out) == 2
+    assert json.loads(out.getvalue())["flows"] == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "1000 bad lines skipped" in err

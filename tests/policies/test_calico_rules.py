@@ -366,3 +366,76 @@ def test_bad_selector_is_an_input_error(world: Any) -> None:
     _, errors = build_snapshot([RawObject(calico("x", "a", {"selector": "app === 'x'"}), "p.yaml")])
     assert len(errors) == 1
     assert "spec.selector" in errors[0].message and errors[0].kind == "NetworkPolicy"
+
+
+def test_namespace_selector_on_the_implicit_name_label(world: Any) -> None:
+    """Calico labels every namespace `projectcalico.org/name: <name>`: a GlobalNetworkPolicy
+    with `namespaceSelector: projectcalico.org/name != 'kube-system'` must not select
+    kube-system (it did: the label was missing, so `!=` matched everywhere)."""
+    ns_sel = "projectcalico.org/name != 'kube-system'"
+    w = world([gnp("dd", {"namespaceSelector": ns_sel, "selector": "all()", "types": ["Ingress"]})])
+    assert w.coverage("a").ingress.default_deny
+    assert w.isolated("a/web", "ingress")
+    assert not w.isolated("kube-system/dns", "ingress")
+
+
+def test_rule_namespace_selector_on_the_implicit_name_label(world: Any) -> None:
+    w = world(
+        [
+            calico(
+                "web",
+                "a",
+                {
+                    "selector": "app == 'web'",
+                    "ingress": [
+                        {
+                            "action": "Allow",
+                            "source": {"namespaceSelector": "projectcalico.org/name == 'b'"},
+                        }
+                    ],
+                },
+            )
+        ],
+        "calico",
+    )
+    assert w.allowed("b/client", "a/web", "TCP/80")
+    assert not w.allowed("a/client", "a/web", "TCP/80")
+
+
+def test_service_account_selector_on_the_implicit_name_label(world: Any) -> None:
+    """ServiceAccounts carry `projectcalico.org/name` too: a policy for the `robot`
+    account selects b/client (which runs as robot) and not b/db."""
+    w = world(
+        [
+            calico(
+                "robot-only",
+                "b",
+                {
+                    "selector": "all()",
+                    "serviceAccountSelector": "projectcalico.org/name == 'robot'",
+                    "types": ["Ingress"],
+                },
+            ),
+            calico(
+                "db",
+                "b",
+                {
+                    "selector": "app == 'db'",
+                    "ingress": [
+                        {
+                            "action": "Allow",
+                            "source": {
+                                "serviceAccounts": {"selector": "projectcalico.org/name == 'robot'"}
+                            },
+                        }
+                    ],
+                },
+            ),
+        ],
+        "calico",
+    )
+    assert w.isolated("b/client", "ingress")
+    assert not w.isolated("a/client", "ingress")
+    assert w.allowed("b/client", "b/db", "TCP/5432")  # runs as robot
+    assert not w.allowed("a/client", "b/db", "TCP/5432")  # runs as default
+    assert not [f for f in w.findings() if "service-account labels" in f.message]

@@ -3,6 +3,7 @@ answers, on SQLite and on a real PostgreSQL (see conftest.store_url)."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from exporter.store import (
     FindingRow,
     NamespaceRow,
     PolicyDigest,
+    ScanChanges,
     ScanRecord,
     Store,
     StoreError,
@@ -134,6 +136,9 @@ def test_state_at_any_time(store: Store) -> None:
     assert {p.name for p in first.policies} == {"web", "default-deny"}
     later = h.state_at("prod", T0 + 2 * STEP)
     assert later.namespaces[0].ingress_default_deny is False
+    # evidence changed: that namespace's counts are sampled at once, from the same scan
+    assert later.namespaces[0].ingress_isolated_pods == 0 and later.namespaces[0].pods == 7
+    assert later.pods_sampled_at == T0 + 2 * STEP
     assert {p.name for p in later.policies} == {"web"}
     hour = h.state_at("prod", T0 + 3600 + STEP)
     assert hour.namespaces[0].pods == 9 and hour.pods_sampled_at == T0 + 3600 + STEP
@@ -397,3 +402,59 @@ def test_two_processes_write_different_clusters_to_one_postgresql(postgres_url: 
         assert open_twice == []
     finally:
         store.close()
+
+
+def test_recording_changes_equals_recording_whole_states(store: Store) -> None:
+    """`record_changes` (seeders, simulations) leaves what `record` of the whole states
+    would: the same intervals, samples, changes and scan counts."""
+    full = [
+        scan(T0, cluster="whole"),
+        scan(T0 + STEP, pods=5, cluster="whole"),
+        scan(T0 + 2 * STEP, deny=False, exposed=True, pods=5, cluster="whole"),
+        scan(T0 + 3 * STEP, policy_sha="b", extra_namespace=True, cluster="whole"),
+    ]
+    for record in full:
+        store.record(record)
+    store.record(dataclasses.replace(full[0], cluster="delta"))
+    pay = "payments"
+    store.record_changes(ScanChanges("delta", T0 + STEP, pods={pay: (5, 5, 5)}))
+    store.record_changes(
+        ScanChanges(
+            "delta",
+            T0 + 2 * STEP,
+            namespaces=(
+                NamespaceRow(pay, 5, False, True, 0, 5),
+                NamespaceRow("shop", 2, False, False, 0, 0, {"internet": 1}, 1),
+            ),
+            policies_gone=(("NetworkPolicy", NP, pay, "default-deny"),),
+            exposures_added=(ExposureRow("shop", "Service/web", "internet"),),
+        )
+    )
+    store.record_changes(
+        ScanChanges(
+            "delta",
+            T0 + 3 * STEP,
+            namespaces=(
+                NamespaceRow(pay, 3, True, True, 3, 3),
+                NamespaceRow("shop", 2, False, False, 0, 0, {}, 1),
+                NamespaceRow("new", 1, True, True, 1, 1),
+            ),
+            policies=(PolicyDigest("NetworkPolicy", NP, pay, "default-deny", "b" * 64),),
+            exposures_removed=(ExposureRow("shop", "Service/web", "internet"),),
+        )
+    )
+    h = store.history
+
+    def strip(items: object) -> object:
+        return [dataclasses.replace(x, cluster="") for x in items]  # type: ignore[attr-defined]
+
+    assert strip(h.changes("delta", T0, T0 + 86400)) == strip(h.changes("whole", T0, T0 + 86400))
+    for at in (T0 + STEP, T0 + 2 * STEP, T0 + 3 * STEP):
+        a, b = h.state_at("whole", at), h.state_at("delta", at)
+        assert (a.namespaces, a.policies, a.findings, a.exposures, a.pods_sampled_at) == (
+            b.namespaces, b.policies, b.findings, b.exposures, b.pods_sampled_at
+        )  # fmt: skip
+    counts = [(s.namespaces, s.pods, s.policies, s.findings) for s in h.scans("whole", 0, 1e10)]
+    assert [(s.namespaces, s.pods, s.policies, s.findings) for s in h.scans("delta", 0, 1e10)] == (
+        counts
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import gzip
 import os
 import re
 import shutil
@@ -479,3 +480,27 @@ def test_results_stay_the_same_objects_until_something_changes() -> None:
     svc.count("never", "scheduler")
     (changed,) = svc.metrics()
     assert changed is not first[0] and changed.errors["scheduler"] == 1
+
+
+@pytest.mark.parametrize("accept", [None, "application/openmetrics-text;version=1.0.0"])
+def test_a_lone_surrogate_never_fails_the_scrape(accept: str | None) -> None:
+    """A namespace `"\\ud800"` (JSON from a Hubble flow or a manifest) used to make
+    /metrics answer 500 for everything; now that one value reads U+FFFD and the rest
+    of the scrape is served."""
+    odd = "bad\ud800ns"
+    results = [
+        dataclasses.replace(
+            FULL,
+            namespaces=(*FULL.namespaces, NamespaceCoverage(odd, 1, _cov(True, 1), _cov(True, 1))),
+        )
+    ]
+    agg = Aggregator(FlowsConfig("prod"))
+    agg.connection(1_700_000_000, odd, "cart", 1, 2, 133, DEFAULT_DENY, "batch")
+    flows = FlowMetrics(agg.snapshot(1_700_000_000), True, {}, {})
+    expo = exposition(lambda: results, "t", [FlowCollector(lambda: [flows])])
+    for zipped in (None, "gzip"):
+        body, _, gz = expo.render(accept, zipped)
+        text = (gzip.decompress(body) if gz else body).decode("utf-8")  # valid UTF-8
+        assert 'namespace="bad\ufffdns"' in text
+        assert 'netfence_namespace_pods{cluster="prod",namespace="shop"} 4' in text
+        assert "netfence_policy_verdicts" in text

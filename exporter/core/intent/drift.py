@@ -16,16 +16,15 @@ not as declared).
 
 from __future__ import annotations
 
-import copy
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.intent.schema import BaselineSpec
 from exporter.core.inventory import CLUSTER_SCOPED_KINDS, RawObject, build_snapshot
-from exporter.core.model import Namespace, ObjectRef
+from exporter.core.model import Namespace
 from exporter.core.policies import Policy
 
 
@@ -123,11 +122,9 @@ def baseline_drift(
 ) -> list[DriftEntry]:
     """`unread`: (Kind, namespace or "" for all) the scan could not read."""
     by_ref: dict[tuple[str, str | None, str], list[Policy]] = defaultdict(list)
-    by_place: dict[tuple[str, str | None], list[tuple[str, tuple[Policy, ...]]]] = defaultdict(list)
     for p in policies:
         by_ref[(p.ref.kind, p.ref.namespace, p.ref.name)].append(p)
-    for (kind, ns, name), parts in by_ref.items():
-        by_place[(kind, ns)].append((name, _normal(parts, ns, anonymous=True)))
+    by_place = _Places(by_ref)
     selected = [n for n, ns in namespaces.items() if spec.namespace_selector.matches(ns.labels)]
     out: list[DriftEntry] = []
     for b in baseline:
@@ -158,7 +155,7 @@ def _compare(
     ns: str | None,
     want: list[Policy],
     by_ref: Mapping[tuple[str, str | None, str], list[Policy]],
-    by_place: Mapping[tuple[str, str | None], list[tuple[str, tuple[Policy, ...]]]],
+    by_place: _Places,
 ) -> DriftEntry:
     where = f"in namespace {ns}" if ns else "in the cluster"
     label = b.label
@@ -171,15 +168,16 @@ def _compare(
 
     have = by_ref.get((b.kind, ns, b.name))
     if have:
-        if _normal(have, ns) == _normal(want, ns):
+        normal_have, normal_want = _normal(have, ns), _normal(want, ns)
+        if normal_have == normal_want:
             return entry(DriftState.IN_SYNC, f"baseline {label} is in force {where}")
-        diff = _differences(_normal(want, ns), _normal(have, ns))
+        diff = _differences(normal_want, normal_have)
         return entry(
             DriftState.MODIFIED,
             f"baseline {label} is modified {where} ({diff} differ from the baseline)",
         )
     anonymous = _normal(want, ns, anonymous=True)
-    twins = sorted(name for name, norm in by_place.get((b.kind, ns), ()) if norm == anonymous)
+    twins = sorted(name for name, norm in by_place.get(b.kind, ns) if norm == anonymous)
     if twins:
         return entry(
             DriftState.PRESENT_ELSEWHERE,
@@ -189,24 +187,61 @@ def _compare(
     return entry(DriftState.MISSING, f"baseline {label} is missing {where}")
 
 
+class _Places:
+    """The cluster's policies of one kind in one place, by name, in anonymous normal
+    form: computed only for the places a missing baseline policy is looked for."""
+
+    def __init__(self, by_ref: Mapping[tuple[str, str | None, str], list[Policy]]) -> None:
+        self._refs: dict[tuple[str, str | None], list[tuple[str, list[Policy]]]] = defaultdict(list)
+        for (kind, ns, name), parts in by_ref.items():
+            self._refs[(kind, ns)].append((name, parts))
+        self._done: dict[tuple[str, str | None], list[tuple[str, Meaning]]] = {}
+
+    def get(self, kind: str, ns: str | None) -> list[tuple[str, Meaning]]:
+        found = self._done.get((kind, ns))
+        if found is None:
+            found = [
+                (name, _normal(parts, ns, anonymous=True))
+                for name, parts in self._refs.get((kind, ns), ())
+            ]
+            self._done[(kind, ns)] = found
+        return found
+
+
 def _instantiate(raw: RawObject, namespace: str | None) -> tuple[list[Policy], list[str]]:
-    obj = copy.deepcopy(raw.obj)
-    if namespace is not None:
-        obj.setdefault("metadata", {})["namespace"] = namespace
+    obj = raw.obj
+    if namespace is not None:  # a shallow copy: the parsers never modify their input
+        meta = obj.get("metadata")
+        obj = {
+            **obj,
+            "metadata": {**(meta if isinstance(meta, dict) else {}), "namespace": namespace},
+        }
     snapshot, errors = build_snapshot([RawObject(obj, raw.source, raw.document)])
     return list(snapshot.policies), [e.message for e in errors]
 
 
-def _normal(parts: Sequence[Policy], ns: str | None, anonymous: bool = False) -> tuple[Policy, ...]:
-    """The meaning of one object's policies: where it was read from and the tier order
-    (decided by the cluster's Tier objects) set aside; with `anonymous`, its name too."""
-    out = []
-    for p in parts:
-        name = "" if anonymous else p.ref.name
-        out.append(
-            replace(p, ref=ObjectRef(p.ref.kind, ns, name), tier_order=0.0, tier_passes=False)
-        )
-    return tuple(sorted(out, key=lambda p: p.part))
+_MEANING = tuple(
+    f.name for f in fields(Policy) if f.name not in ("ref", "tier_order", "tier_passes")
+)
+"""What a policy means: everything but where it was read from (`ref`: kind and name
+are the lookup key already) and the tier order, which the cluster's Tier objects decide."""
+
+Meaning = tuple[tuple[object, ...], ...]
+
+
+def _normal(parts: Sequence[Policy], ns: str | None, anonymous: bool = False) -> Meaning:
+    """The meaning of one object's policies (one per Cilium `specs` entry), by part.
+    `ns` and `anonymous` are implied by how callers look policies up (same kind and
+    place; same name unless anonymous), so they change nothing here."""
+    del ns, anonymous
+    return tuple(sorted((tuple(getattr(p, name) for name in _MEANING) for p in parts), key=_part))
+
+
+_PART = _MEANING.index("part")
+
+
+def _part(meaning: tuple[object, ...]) -> str:
+    return str(meaning[_PART])
 
 
 _FIELD_NAMES = {
@@ -220,16 +255,14 @@ _FIELD_NAMES = {
 }
 
 
-def _differences(want: Sequence[Policy], have: Sequence[Policy]) -> str:
+def _differences(want: Meaning, have: Meaning) -> str:
     if len(want) != len(have):
         return "the number of specs"
     names: list[str] = []
     for w, h in zip(want, have, strict=True):
-        for f in fields(Policy):
-            if f.name == "ref":
-                continue
-            if getattr(w, f.name) != getattr(h, f.name):
-                label = _FIELD_NAMES.get(f.name, f.name.replace("_", " "))
+        for name, x, y in zip(_MEANING, w, h, strict=True):
+            if x != y:
+                label = _FIELD_NAMES.get(name, name.replace("_", " "))
                 if label not in names:
                     names.append(label)
     return ", ".join(names) or "details"

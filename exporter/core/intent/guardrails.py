@@ -20,10 +20,12 @@ from exporter.core.findings import Check, Finding, Severity
 from exporter.core.intent.schema import EgressAllow, Guardrail, GuardrailException, Intent
 from exporter.core.intent.teams import TeamMap
 from exporter.core.model import Direction
+from exporter.core.policies import EndpointPeer, PodPeer
 from exporter.core.ports import NONE, PortSet
 from exporter.core.verification import VERIFIED, Verification
 
 EXPIRED_SEVERITY = Severity.MEDIUM
+_POD_PEERS = (PodPeer, EndpointPeer)
 
 
 class Rule:
@@ -270,8 +272,13 @@ class _Checker:
                             e.workloads,
                         )
         classes = [c for ns in answerable for c in self.engine.classes_by_ns.get(ns, ())]
-        if g.internet_egress is not None:
+        if g.internet_egress is not None and self.exposure is None:
+            skipped.append("exposure not analysed (--no-exposure): internet_egress unknown")
+        elif g.internet_egress is not None:
+            reaching = {e.workload for e in self.exposure.internet_egress}  # type: ignore[union-attr]
             for cls in classes:
+                if not any(wl.id in reaching for wl in cls.workloads):
+                    continue  # the scan found no public address it may open
                 reach = self._outside_allowlist(cls, g.internet_egress)
                 if reach:
                     shown = ", ".join(f"{a} ({p})" for a, p in reach[:3])
@@ -305,13 +312,37 @@ class _Checker:
         """Public ranges (and ports) the class may open that the allowlist does not list.
         An allowed CIDR covers an address range only if it contains all of it: a range
         reaching past the CIDR is reported, since some of its addresses are not allowed.
-        Memoised by what a verdict towards an address can depend on: the selecting
-        policies, isolation and host networking (pod labels never match an address)."""
+        Memoised by what a verdict towards an address can depend on, by content (fleets
+        stamp the same policies into thousands of namespaces): the selecting policies'
+        order, isolation and address-capable egress peers, and host networking (pod and
+        endpoint selectors never match an address)."""
+        egress = Direction.EGRESS
         key = (
-            tuple(id(p) for p in self.engine.selecting(cls)),
-            self.engine.is_isolated(cls, Direction.EGRESS),
+            self.engine.is_isolated(cls, egress),
             cls.host_network,
             tuple(allow),
+            tuple(
+                (
+                    p.api,
+                    p.tier_order,
+                    p.priority,
+                    p.tier_passes,
+                    p.ordered,
+                    egress in p.isolates,
+                    tuple(
+                        (
+                            r.action,
+                            r.index,
+                            None
+                            if r.peers is None
+                            else tuple(x for x in r.peers if not isinstance(x, _POD_PEERS)),
+                            r.ports,
+                        )
+                        for r in p.rules(egress)
+                    ),
+                )
+                for p in self.engine.selecting(cls)
+            ),
         )
         hit = self._egress.get(key)
         if hit is None:

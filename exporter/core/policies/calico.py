@@ -115,16 +115,19 @@ def parse_calico_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
         notes.append("staged policies are not enforced")
     selector = _selector(spec.get("selector"), "spec.selector")
     ns_selector = (
-        _selector(spec["namespaceSelector"], "spec.namespaceSelector")
+        _namespace_selector(spec["namespaceSelector"], "spec.namespaceSelector")
         if global_ and spec.get("namespaceSelector")
         else None
     )
     if spec.get("serviceAccountSelector"):
-        _selector(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
-        notes.append(
-            "spec.serviceAccountSelector matches service-account labels, which netfence "
-            "does not read: the policy is taken to select every pod its selector matches"
-        )
+        accounts = _account_selector(spec["serviceAccountSelector"], "spec.serviceAccountSelector")
+        if accounts is not None:
+            selector = _both(selector, accounts)
+        else:
+            notes.append(
+                "spec.serviceAccountSelector matches service-account labels, which netfence "
+                "does not read: the policy is taken to select every pod its selector matches"
+            )
     host = False
     for flag in ("doNotTrack", "preDNAT"):
         if spec.get(flag):
@@ -166,6 +169,41 @@ def parse_calico_policy(obj: Mapping[str, Any], ref: ObjectRef) -> Policy:
         host_policy=host or ref.kind == "StagedNetworkPolicy",
         notes=tuple(notes),
     )
+
+
+CALICO_NAME = "projectcalico.org/name"
+"""Calico's implicit label on Namespaces and ServiceAccounts: the object's name
+(docs/semantics.md §6.7)."""
+_NAMESPACE_NAME = "kubernetes.io/metadata.name"
+_POD_SERVICE_ACCOUNT = "projectcalico.org/serviceaccount"
+
+
+def _renamed(selector: CalicoSelector, old: str, new: str) -> CalicoSelector:
+    if selector.children:
+        children = tuple(_renamed(c, old, new) for c in selector.children)
+        return replace(selector, children=children)
+    return replace(selector, key=new) if selector.key == old else selector
+
+
+def _namespace_selector(raw: object, where: str) -> CalicoSelector:
+    """A namespaceSelector; `projectcalico.org/name` is the namespace's name, which every
+    namespace also carries as kubernetes.io/metadata.name (set from its name)."""
+    return _renamed(_selector(raw, where), CALICO_NAME, _NAMESPACE_NAME)
+
+
+def _account_selector(raw: object, where: str) -> CalicoSelector | None:
+    """A serviceAccountSelector as a selector over the pod's Calico labels, when it names
+    only the implicit `projectcalico.org/name` (the account's name, which the pod carries
+    as projectcalico.org/serviceaccount); None when it needs service-account labels,
+    which netfence does not read."""
+    selector = _selector(raw, where)
+    if selector.keys() <= {CALICO_NAME}:
+        return _renamed(selector, CALICO_NAME, _POD_SERVICE_ACCOUNT)
+    return None
+
+
+def _both(a: CalicoSelector, b: CalicoSelector) -> CalicoSelector:
+    return b if a.is_empty else CalicoSelector(Op.AND, children=(a, b))
 
 
 def _selector(raw: object, where: str) -> CalicoSelector:
@@ -379,7 +417,7 @@ def _endpoint(
     ns_selector: CalicoSelector | None = None
     local: str | None = None
     if ns_raw:
-        ns_selector = _selector(ns_raw, f"{where}.namespaceSelector")
+        ns_selector = _namespace_selector(ns_raw, f"{where}.namespaceSelector")
         if ns_selector.op is Op.GLOBAL:
             ns_selector = CalicoSelector(Op.NOT, children=(ALL,))  # non-namespaced: no pod
     elif namespace:
@@ -395,8 +433,13 @@ def _endpoint(
                 raise PolicyError(f"{where}.serviceAccounts.names: expected a list of names")
             accounts = frozenset(names)
         if sa.get("selector"):
-            _selector(sa["selector"], f"{where}.serviceAccounts.selector")
-            notes.append(f"{where}.serviceAccounts.selector: service-account labels not evaluated")
+            by_name = _account_selector(sa["selector"], f"{where}.serviceAccounts.selector")
+            if by_name is not None:
+                selector = _both(selector, by_name)
+            else:
+                notes.append(
+                    f"{where}.serviceAccounts.selector: service-account labels not evaluated"
+                )
     return EndpointPeer(
         selector,
         LabelView.CALICO,
