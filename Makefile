@@ -11,13 +11,14 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps tools lint typecheck layers unit test demo bench image chart-docs chart-check clean protos
+.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
 	@echo "make test   - lint, type-check, layering contracts, then the test suite"
 	@echo "make bench  - benchmarks; JSON results in $(BENCH_OUT)/"
 	@echo "make image  - build the container image with buildah (offline, on an mmdebstrap base)"
+	@echo "make demo-report - seed a quarter of demo history and render its PDF report"
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +50,14 @@ unit: venv system-deps tools
 
 test: lint typecheck layers unit
 
-demo: venv
+# A quarter of seeded history (drift, an outage, Hubble denials) and its auditor report.
+demo-report: venv
+	@mkdir -p $(DEMO_STATE)
+	@q=$$($(BIN)/python examples/demo_history.py sqlite:///$(DEMO_STATE)/quarter.db | tail -1) && \
+	  $(BIN)/netfence report --store sqlite:///$(DEMO_STATE)/quarter.db --period $$q \
+	    --controls examples/report-controls.yaml -o $(DEMO_STATE)/report-$$q.pdf
+
+demo: venv demo-report
 	$(BIN)/netfence scan --manifests $(DEMO_DIR) --intent $(DEMO_INTENT) -o table; rc=$$?; \
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
@@ -66,6 +74,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.mixed
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.report_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.

@@ -1,4 +1,5 @@
-"""APScheduler wiring only: one interval job per cluster; the jobs call the service.
+"""APScheduler wiring only: one interval job per cluster (and cron jobs such as the
+quarterly report); the jobs call the service.
 
 Each job: first run right away, then every `interval` seconds with random `jitter`
 (so many clusters do not hit their API servers in step), never two runs of the same job
@@ -21,6 +22,7 @@ from apscheduler.events import (  # type: ignore[import-untyped]
 )
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,18 @@ class Job:
     interval_seconds: float
     jitter_seconds: float = 0.0
     first_delay_seconds: float = 0.0
+    cron: str = ""
+    """A crontab expression (UTC) instead of the interval: first run after
+    `first_delay_seconds` (a catch-up), then at every time the expression matches."""
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a crontab expression (5 fields, UTC) is unusable, or None when it is fine."""
+    try:
+        CronTrigger.from_crontab(expression, timezone=UTC)
+    except ValueError as exc:
+        return f"{expression!r}: {exc}"
+    return None
 
 
 ProblemHook = Callable[[str, str], None]
@@ -56,6 +70,13 @@ class Scheduler:
     def start(self) -> None:
         now = datetime.now(UTC)
         for job in self._jobs:
+            first = now + timedelta(seconds=job.first_delay_seconds)
+            if job.cron:
+                trigger = CronTrigger.from_crontab(job.cron, timezone=UTC)
+                self._scheduler.add_job(
+                    job.run, trigger, id=job.id, name=job.id, next_run_time=first
+                )
+                continue
             self._scheduler.add_job(
                 job.run,
                 "interval",
@@ -63,7 +84,7 @@ class Scheduler:
                 jitter=job.jitter_seconds or None,
                 id=job.id,
                 name=job.id,
-                next_run_time=now + timedelta(seconds=job.first_delay_seconds),
+                next_run_time=first,
             )
         self._scheduler.start()
 

@@ -12,6 +12,8 @@ never import this file.
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -276,3 +278,17 @@ def probe() -> Any:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Cluster:
     return Cluster(tmp_path / "cluster")
+
+
+@pytest.fixture(scope="session")
+def openssl() -> str:
+    """The openssl command, with which the TLS tests make their certificates. Missing, it
+    FAILS the test in CI (CI=true: .ci/debian-packages installs it) and skips it with
+    this reason elsewhere."""
+    found = shutil.which("openssl")
+    if found is None:
+        message = "openssl is not installed (Debian package openssl, see .ci/debian-packages)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

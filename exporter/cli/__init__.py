@@ -11,6 +11,7 @@
     serve.py         `netfence serve`         the long-running service (exporter.serve)
     flows.py         `netfence flows`         Hubble verdicts: replay | watch
     history.py       `netfence history`       the change log, or the state at a time
+    report.py        `netfence report`        the auditor report (reports/) from the store
 
 Adding a command (say `netfence history`):
 

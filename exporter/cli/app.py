@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from exporter import __version__, usecases
-from exporter.cli import connectivity, explain, flows, history, scan, serve
+from exporter.cli import connectivity, explain, flows, history, report, scan, serve
 from exporter.cli.commands import Command
 from exporter.cli.output import EXIT_USAGE
 from exporter.core.gc_pause import paused_gc
@@ -26,6 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     serve.COMMAND,
     flows.COMMAND,
     history.COMMAND,
+    report.COMMAND,
 )
 """Every command, in the order `netfence --help` lists them."""
 

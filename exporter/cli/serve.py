@@ -158,6 +158,26 @@ def add_parser(sub: Subparsers) -> None:
         metavar="DURATION",
         help="series of a namespace without flows for this long are dropped (default 24h)",
     )
+    flag(
+        "--reports.dir",
+        dest="reports_dir",
+        metavar="DIR",
+        help="write the previous quarter's compliance report here on a schedule and list "
+        "them at /reports (default: no scheduled reports; docs/reports.md)",
+    )
+    flag(
+        "--reports.schedule",
+        dest="reports_schedule",
+        metavar="CRON",
+        help="when, as a crontab expression in UTC (default '0 6 1 1,4,7,10 *': 06:00 on "
+        "the first day of each quarter)",
+    )
+    flag(
+        "--reports.controls",
+        dest="reports_controls",
+        metavar="PATH",
+        help="control mapping file or directory applied over the shipped ones",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:

@@ -36,6 +36,10 @@ flows:                             # Hubble verdict counts (docs/hubble.md)
   policy_unused_window: 90d        # --flows.policy-unused-window: policy unused this long
   flush_interval: 1m               # --flows.flush-interval: roll-ups to the store
   namespace_ttl: 24h               # --flows.namespace-ttl: series of idle namespaces go
+reports:                           # scheduled compliance reports (docs/reports.md)
+  dir: /var/lib/netfence/reports   # --reports.dir: none = no scheduled reports
+  schedule: "0 6 1 1,4,7,10 *"     # --reports.schedule: crontab, UTC (quarter starts)
+  controls: []                     # --reports.controls: mapping files over the shipped ones
 clusters:
   - name: prod-eu                  # the `cluster` label
     kubeconfig: /etc/netfence/kubeconfig   # --kubeconfig
@@ -75,6 +79,7 @@ from exporter.config.settings import (
     ConfigError,
     FlowSettings,
     HubbleConfig,
+    ReportSettings,
     ScanSettings,
     WebConfig,
 )
@@ -86,6 +91,7 @@ __all__ = [
     "ConfigError",
     "FlowSettings",
     "HubbleConfig",
+    "ReportSettings",
     "ScanSettings",
     "WebConfig",
     "hubble_from_flags",

@@ -15,12 +15,14 @@ from exporter.config.settings import (
     DEFAULT_LISTEN,
     DEFAULT_LOG_LEVEL,
     DEFAULT_READY_GRACE,
+    DEFAULT_REPORT_SCHEDULE,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_STORE,
     Config,
     ConfigError,
     Flags,
     FlowSettings,
+    ReportSettings,
     ScanSettings,
     WebConfig,
 )
@@ -43,6 +45,7 @@ _SECTION_KEYS = {
     "ready": {"grace"},
     "log": {"level"},
     "flows": {f.name for f in fields(FlowSettings)},
+    "reports": {f.name for f in fields(ReportSettings)},
 }
 _TOP_KEYS = {*_SECTION_KEYS, "network_plugin", "clusters", "intent"}
 
@@ -62,7 +65,7 @@ def load_config(
     for key in sorted(set(file) - _TOP_KEYS):
         problems.append(f"config: unknown key {key!r}")
     sections: dict[str, dict[str, Any]] = {}
-    for section in ("web", "store", "scan", "ready", "log", "flows"):
+    for section in ("web", "store", "scan", "ready", "log", "flows", "reports"):
         value = file.get(section) or {}
         if not isinstance(value, dict):
             problems.append(f"config: {section} must be a mapping")
@@ -145,6 +148,7 @@ def load_config(
         problems.append(f"{where}: {exc}")
     if flows.flush_interval <= 0:
         problems.append("flows.flush_interval must be more than 0")
+    reports = _reports(pick, flags, base, problems)
     found = clusters(flags, file, base, problems, in_cluster_available)
     loaded_intent = intent(flags, file, base, problems)
     if problems:
@@ -162,4 +166,35 @@ def load_config(
         network_plugin=plugin,
         flows=flows,
         intent=loaded_intent,
+        reports=reports,
     )
+
+
+def _reports(
+    pick: Callable[[str, str, str, Any, Callable[[Any], Any]], Any],
+    flags: Flags,
+    base: Path,
+    problems: list[str],
+) -> ReportSettings:
+    """`reports:` / `--reports.*`: paths in the file are relative to it."""
+    from exporter.scheduler import cron_problem
+
+    def path(raw: Any, flag: str) -> Path:
+        p = Path(str(raw))
+        return p if flags.get(flag) is not None or p.is_absolute() else base / p
+
+    directory = pick("reports_dir", "reports", "dir", None, lambda r: path(r, "reports_dir"))
+    schedule = pick(
+        "reports_schedule", "reports", "schedule", DEFAULT_REPORT_SCHEDULE, lambda r: str(r)
+    )
+    why = cron_problem(schedule)
+    if why is not None:
+        problems.append(f"reports.schedule: {why}")
+    controls = pick(
+        "reports_controls",
+        "reports",
+        "controls",
+        (),
+        lambda r: tuple(path(x, "reports_controls") for x in (r if isinstance(r, list) else [r])),
+    )
+    return ReportSettings(directory, schedule, controls)

@@ -119,6 +119,21 @@ class FlowSettings:
     """Seconds: a policy Hubble saw allow nothing for this long is unused (stale)."""
 
 
+DEFAULT_REPORT_SCHEDULE = "0 6 1 1,4,7,10 *"
+"""06:00 UTC on the first day of each quarter (crontab: minute hour day month weekday)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """Scheduled compliance reports (`reports:` in the file, `--reports.*` flags)."""
+
+    dir: Path | None = None
+    """Where the previous quarter's report is written; None: no scheduled reports."""
+    schedule: str = DEFAULT_REPORT_SCHEDULE
+    controls: tuple[Path, ...] = ()
+    """Control mapping files or directories applied over the shipped ones."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     clusters: tuple[ClusterConfig, ...]
@@ -136,3 +151,4 @@ class Config:
     flows: FlowSettings = field(default_factory=FlowSettings)
     intent: LoadedIntent | None = None
     """The intent file (teams, guardrails, baseline), the same for every cluster."""
+    reports: ReportSettings = field(default_factory=ReportSettings)

@@ -55,6 +55,9 @@ class NamespaceState:
     """Volatile: the latest sample at or before T (samples are periodic, not per scan)."""
     ingress_isolated_pods: int | None = None
     egress_isolated_pods: int | None = None
+    labels: Mapping[str, str] | None = None
+    """The namespace's labels at T; None when the store did not record them. Reports
+    scope controls by namespace selector (e.g. PCI DSS's cardholder data environment)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import bcrypt
 
 from exporter.metrics.exposition import Exposition
+from exporter.metrics.reports import report_files
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def make_app(
     healthy: Callable[[], tuple[bool, str]],
     ready: Callable[[], tuple[bool, str]],
     users: Mapping[str, str] | None = None,
+    reports_dir: Path | None = None,
 ) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
     auth = _BasicAuth(users) if users else None
 
@@ -128,14 +130,17 @@ def make_app(
         if path in ("/healthz", "/readyz"):
             ok, why = (healthy if path == "/healthz" else ready)()
             return text(start, "200 OK" if ok else "503 Service Unavailable", why)
+        protected = path == "/metrics" or path == "/reports" or path.startswith("/reports/")
+        if protected and auth is not None and not auth.allows(environ.get("HTTP_AUTHORIZATION")):
+            return text(
+                start,
+                "401 Unauthorized",
+                "Unauthorized",
+                (("WWW-Authenticate", 'Basic realm="netfence"'),),
+            )
+        if reports_dir is not None and (path == "/reports" or path.startswith("/reports/")):
+            return report_files(reports_dir, path, start)
         if path == "/metrics":
-            if auth is not None and not auth.allows(environ.get("HTTP_AUTHORIZATION")):
-                return text(
-                    start,
-                    "401 Unauthorized",
-                    "Unauthorized",
-                    (("WWW-Authenticate", 'Basic realm="netfence"'),),
-                )
             body, content_type, zipped = exposition.render(
                 environ.get("HTTP_ACCEPT"), environ.get("HTTP_ACCEPT_ENCODING")
             )
@@ -168,9 +173,10 @@ class MetricsServer:
         healthy: Callable[[], tuple[bool, str]],
         ready: Callable[[], tuple[bool, str]],
         web: WebSettings | None = None,
+        reports_dir: Path | None = None,
     ) -> None:
         web = web or WebSettings()
-        app = make_app(exposition, healthy, ready, web.basic_auth_users)
+        app = make_app(exposition, healthy, ready, web.basic_auth_users, reports_dir)
         self._server = make_server(
             host or "0.0.0.0",  # noqa: S104 - ":PORT" means every interface, as in Prometheus
             port,

@@ -12,14 +12,19 @@ from exporter import __version__
 from exporter.config import Config
 from exporter.core.findings import Finding
 from exporter.metrics import FlowCollector, FlowMetrics, MetricsServer, WebSettings, exposition
+from exporter.metrics.reports import ReportCollector
 from exporter.scheduler import Job, Scheduler
 from exporter.serve.clusters import cluster_from_config
 from exporter.serve.flows import FlowConsumer
+from exporter.serve.reports import REPORT_JOB, ReportWriter
 from exporter.serve.scans import Clock, Scanner, ScanResult
 from exporter.store import Store
 from exporter.usecases import ScanReport
 
 log = logging.getLogger(__name__)
+
+REPORT_CATCH_UP = 60.0
+"""Seconds after start before the report job's catch-up run (a missed quarter)."""
 
 FLUSH_JOB = ":flows"
 """Scheduler id of the Hubble flush job (no cluster name can start with ':')."""
@@ -53,7 +58,11 @@ class Server:
             for c in config.clusters
             if c.hubble is not None
         }
-        fresh = [FlowCollector(self._flow_metrics)] if self.flows else []
+        self.reports = _report_writer(config, self.store, clock)
+        fresh = [
+            *([FlowCollector(self._flow_metrics)] if self.flows else []),
+            *([ReportCollector(self._report_success)] if self.reports else []),
+        ]
         self.exposition = exposition(self.scanner.metrics, __version__, fresh)
         self.scanner.on_change = self.exposition.warm
         self.scanner.on_scan = self._after_scan
@@ -76,6 +85,17 @@ class Server:
                     first_delay_seconds=config.flows.flush_interval,
                 )
             )
+        if self.reports is not None:
+            self.reports.on_success = self.exposition.warm
+            jobs.append(
+                Job(
+                    REPORT_JOB,
+                    self.reports.scheduled,
+                    0.0,
+                    first_delay_seconds=REPORT_CATCH_UP,
+                    cron=config.reports.schedule,
+                )
+            )
         self.scheduler = Scheduler(jobs, on_problem=self._job_problem)
         web = config.web
         self.http = MetricsServer(
@@ -91,6 +111,7 @@ class Server:
                 client_auth_type=web.client_auth_type,
                 basic_auth_users=web.basic_auth_users,
             ),
+            reports_dir=config.reports.dir,
         )
 
     @property
@@ -103,6 +124,9 @@ class Server:
         if not self.scheduler.running:
             return False, "the scheduler is not running"
         return self.scanner.healthy()
+
+    def _report_success(self) -> float | None:
+        return self.reports.last_success if self.reports is not None else None
 
     def _flow_metrics(self) -> list[FlowMetrics]:
         return [consumer.metrics() for consumer in self.flows.values()]
@@ -147,3 +171,9 @@ def _job(scanner: Scanner, name: str) -> Callable[[], None]:
         scanner.scan(name)
 
     return run
+
+
+def _report_writer(config: Config, store: Store, clock: Clock) -> ReportWriter | None:
+    if config.reports.dir is None:
+        return None
+    return ReportWriter(store.history, config.reports.dir, clock, controls=config.reports.controls)

@@ -243,8 +243,10 @@ def apply(
     record: ScanRecord,
     previous: OpenState,
     sample_interval: float,
+    known_same: frozenset[str] = frozenset(),
 ) -> Applied:
     """Write the differences between `previous` and the scan; returns the new state.
+    `known_same`: kinds the caller already found equal to the previous scan's input.
 
     `previous` is not modified (a rollback must leave it valid for a reload check)."""
     unreadable = frozenset(clean(k) for k in record.unreadable_kinds)
@@ -260,7 +262,7 @@ def apply(
         if (
             given is not None
             and previous.unreadable == unreadable
-            and previous.inputs.get(kind.attr) == given
+            and (kind.attr in known_same or previous.inputs.get(kind.attr) == given)
         ):
             diffs[kind.attr] = (old, [], [])  # the same as last time: nothing to compare
             continue
@@ -286,7 +288,10 @@ def apply_changes(
     previous: OpenState,
     sample_interval: float,
 ) -> Applied:
-    """As `apply`, for a scan given as its differences from the previous one."""
+    """As `apply`, for a scan given as its differences from the previous one.
+
+    Unlike `apply`, this updates `previous` in place: on failure the caller must drop
+    it (Store does, and reloads from the database)."""
     upserts = scan_state(
         ScanRecord(
             cluster, changes.started_at, 0.0, True,
@@ -394,7 +399,9 @@ def _write(
 
 
 def _diff_delta(old: Open, upserts: Mapping[Any, Any], removals: set[Any]) -> Diff:
-    merged: Open = dict(old)
+    """Applied to `old` in place (a year of scans would otherwise copy every open
+    interval every scan): the writer drops its copy if the transaction fails."""
+    merged = old
     closes: list[int] = []
     opens: list[tuple[Any, Any]] = []
     for key in removals:

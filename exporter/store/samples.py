@@ -69,11 +69,9 @@ def plan(
         previous.counts.get(n) != c for n, c in counts.items()
     ):
         return True, dict(counts)
-    changed = {
-        n: c
-        for n, c in counts.items()
-        if (n not in previous.counts) or (n in touched and previous.counts[n] != c)
-    }
+    before = previous.counts
+    changed = {n: counts[n] for n in counts.keys() - before.keys()}  # new namespaces
+    changed.update({n: counts[n] for n in touched if n in counts and before.get(n) != counts[n]})
     return (False, changed) if changed else None
 
 

@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,7 @@ class Store:
                     if previous is None or previous.scan_id != head.scan_id:
                         previous = changelog.load_open(conn, cluster, head.scan_id)
                     digest = ""
+                    same = False
                     if scan is not None:
                         same = scan.policies == previous.inputs.get("policies")
                         digest = scan.policies_sha256 or (
@@ -261,8 +263,9 @@ class Store:
                     ignore = insert_ignore(conn)
                     if scan is not None:
                         applied = changelog.apply(
-                            conn, ignore, cluster, scan_id, scan, previous, self.sample_interval
-                        )
+                            conn, ignore, cluster, scan_id, scan, previous, self.sample_interval,
+                            frozenset({"policies"}) if same else frozenset(),
+                        )  # fmt: skip
                     else:
                         assert changes is not None
                         applied = changelog.apply_changes(
@@ -276,7 +279,7 @@ class Store:
                                 namespaces=len(state.namespaces),
                                 policies=len(state.policies),
                                 findings=len(state.findings),
-                                pods=sum(c[0] for c in (state.counts or {}).values()),
+                                pods=sum(map(itemgetter(0), (state.counts or {}).values())),
                             )
                         )
                     applied.state.policies_sha256 = digest
@@ -295,6 +298,9 @@ class Store:
         except SQLAlchemyError as exc:
             self._open.pop(cluster, None)
             raise StoreError(f"cannot record the scan of {cluster}: {exc}") from exc
+        except BaseException:
+            self._open.pop(cluster, None)  # may be half-updated: reload next time
+            raise
 
     def _lock_head(self, conn: Connection, cluster: str) -> Any:
         conn.execute(insert_ignore(conn)(cluster_heads), [{"cluster": cluster}])

@@ -522,6 +522,11 @@ def test_category_rows(row: Row, k8s: Any, probe: Any) -> None:
     got = table(analyse(probe, base(k8s, controller=controller) + extra))
     for key, want in expected.items():
         assert got.get(key) == want, f"{rid} ({rule}): {key}"
+    # The row's namespaces hold nothing else in the row's categories (other namespaces'
+    # workloads, e.g. the unisolated client, are not what the row is about).
+    about = {(key[0], key[2]) for key in expected}
+    extra_rows = {k: v for k, v in got.items() if (k[0], k[2]) in about and k not in expected}
+    assert extra_rows == {}, f"{rid} ({rule}): unexpected {extra_rows}"
 
 
 # -- how a Service finds its pods and ports ----------------------------------------------
@@ -1140,6 +1145,11 @@ def test_more_rows(row: Row, k8s: Any, probe: Any) -> None:
     got = table(analyse(probe, base(k8s, controller=controller) + extra))
     for key, want in expected.items():
         assert got.get(key) == want, f"{rid} ({rule}): {key}"
+    # The row's namespaces hold nothing else in the row's categories (other namespaces'
+    # workloads, e.g. the unisolated client, are not what the row is about).
+    about = {(key[0], key[2]) for key in expected}
+    extra_rows = {k: v for k, v in got.items() if (k[0], k[2]) in about and k not in expected}
+    assert extra_rows == {}, f"{rid} ({rule}): unexpected {extra_rows}"
 
 
 def test_host_network_controller_is_not_a_namespace_peer(k8s: Any, probe: Any) -> None:

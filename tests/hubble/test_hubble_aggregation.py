@@ -77,10 +77,30 @@ def test_late_admission_keeps_other_monotonic() -> None:
     agg.drop(T0, "ns", "b", ING, 133, "x")
     agg.drop(T0, "ns", "b", ING, 133, "x")
     s1 = agg.snapshot(T0)
-    # "b" (2 flows) won the slot over "a" (1).
+    # "b" (2 flows) won the slot over "a" (1), though "a" was seen first.
     assert s1.workload_verdicts[("ns", OTHER, "ingress", "forwarded", "")] == 1
     assert s1.workload_verdicts[("ns", "", "ingress", "forwarded", "")] == 1
     assert s1.dropped_packets == {("ns", "b", "ingress", "POLICY_DENIED"): 2}
+    # "a" becomes the busiest and drops packets too: it stays under `other`, whose
+    # counters only grow, and nothing counted so far moves to another label.
+    for _ in range(5):
+        agg.connection(T0 + 60, "ns", "a", ING, FWD, 1, "", "x")
+    agg.drop(T0 + 60, "ns", "a", ING, 133, "x")
+    agg.drop(T0 + 60, "ns", "b", ING, 133, "x")
+    s2 = agg.snapshot(T0 + 60)
+    assert s2.workload_verdicts == {
+        ("ns", OTHER, "ingress", "forwarded", ""): 6,
+        ("ns", "", "ingress", "forwarded", ""): 1,
+    }
+    assert s2.dropped_packets == {
+        ("ns", "b", "ingress", "POLICY_DENIED"): 3,
+        ("ns", OTHER, "ingress", "POLICY_DENIED"): 1,
+    }
+    for before, after in (
+        (s1.workload_verdicts, s2.workload_verdicts),
+        (s1.dropped_packets, s2.dropped_packets),
+    ):
+        assert all(after.get(key, 0) >= n for key, n in before.items())
 
 
 def test_policy_labels_are_bounded_but_default_deny_is_always_kept() -> None:

@@ -47,6 +47,7 @@ from exporter.metrics import (
     new_registry,
 )
 from exporter.metrics.flows import FLOW_FAMILIES
+from exporter.metrics.reports import REPORT_FAMILIES, ReportCollector
 from exporter.serve.clusters import Cluster, SourceRead, manifests_reader
 from exporter.serve.scans import Scanner
 
@@ -160,17 +161,27 @@ def _flow_render() -> str:
     return generate_latest(registry).decode()
 
 
+def _report_render() -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReportCollector(lambda: 1_700_000_000.0))
+    return generate_latest(registry).decode()
+
+
 def test_docs_and_code_list_the_same_families() -> None:
     """Every family the code exports (scan and Hubble flow families) is documented with
     the same type and labels, and every documented family is exported."""
     exported = {
         name.removesuffix("_total") if info["type"] == "counter" else name: info
-        for text in (_render(FULL, DEGRADED), _flow_render())
+        for text in (_render(FULL, DEGRADED), _flow_render(), _report_render())
         for name, info in _families(text).items()
         if name.startswith(PREFIX)
     }
     documented = _documented()
-    code = {PREFIX + n for n in FAMILIES} | {PREFIX + n for n in FLOW_FAMILIES}
+    code = (
+        {PREFIX + n for n in FAMILIES}
+        | {PREFIX + n for n in FLOW_FAMILIES}
+        | {PREFIX + n for n in REPORT_FAMILIES}
+    )
     assert code == set(documented)
     for name in code:
         kind, labels = documented[name]
@@ -397,9 +408,7 @@ def test_unknown_answers_are_absent_not_zero() -> None:
     assert series("netfence_scan_success") == {(("cluster", "gap"),): 0}
 
 
-def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+def test_basic_auth_and_tls(demo_scanner: Scanner, tmp_path: Path, openssl: str) -> None:
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",

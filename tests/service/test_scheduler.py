@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -17,18 +18,52 @@ def _wait(condition: object, timeout: float = 10) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_jobs_run_at_once_and_repeat() -> None:
-    runs: list[str] = []
+def test_first_run_is_at_once() -> None:
+    """With a one-minute interval, every job still runs right after start: the first run
+    does not wait for the interval (nor for a jitter of it)."""
+    started: dict[str, float] = {}
+    t0 = time.monotonic()
     scheduler = Scheduler(
-        [Job("a", lambda: runs.append("a"), 0.2), Job("b", lambda: runs.append("b"), 0.2)]
+        [
+            Job("a", lambda: started.setdefault("a", time.monotonic()), 60.0),
+            Job("b", lambda: started.setdefault("b", time.monotonic()), 60.0, 30.0),
+        ]
     )
     scheduler.start()
     try:
-        _wait(lambda: runs.count("a") >= 2 and runs.count("b") >= 2)
+        _wait(lambda: len(started) == 2, timeout=5)
+    finally:
+        scheduler.shutdown()
+    assert max(started.values()) - t0 < 5
+
+
+def test_first_delay_postpones_the_first_run() -> None:
+    """`first_delay_seconds` (the Hubble flush job): nothing runs before it is over."""
+    runs: list[float] = []
+    t0 = time.monotonic()
+    scheduler = Scheduler([Job("flush", lambda: runs.append(time.monotonic()), 60.0, 0.0, 0.6)])
+    scheduler.start()
+    try:
+        time.sleep(0.3)
+        assert runs == []
+        _wait(lambda: len(runs) == 1, timeout=5)
+    finally:
+        scheduler.shutdown()
+    assert runs[0] - t0 >= 0.5
+
+
+def test_jobs_repeat_every_interval() -> None:
+    runs: list[float] = []
+    scheduler = Scheduler([Job("a", lambda: runs.append(time.monotonic()), 0.3)])
+    scheduler.start()
+    try:
+        _wait(lambda: len(runs) >= 3)
         assert scheduler.running
     finally:
         scheduler.shutdown()
     assert not scheduler.running
+    gaps = [b - a for a, b in itertools.pairwise(runs)]
+    assert all(gap >= 0.2 for gap in gaps), gaps  # one run per interval, not back to back
 
 
 def test_no_overlap_and_problems_are_reported() -> None:

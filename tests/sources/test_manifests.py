@@ -845,12 +845,18 @@ def test_cli_scan_clean_exit_0(k8s: Any, cluster: Any) -> None:
     ("fail_on", "expected"),
     [("high", 1), ("critical", 0), ("never", 0), ("low", 1)],
 )
-def test_cli_scan_findings_exit_1(k8s: Any, cluster: Any, fail_on: str, expected: int) -> None:
+def test_cli_scan_exit_code_follows_fail_on(
+    k8s: Any, cluster: Any, fail_on: str, expected: int
+) -> None:
+    """One high finding: exit 1 when --fail-on is at or below high, 0 above it or never."""
     docs = [
         *clean_cluster(k8s),
         k8s.netpol("oops", "shop", {"podSelector": {}, "ingress": [{}]}),  # high allow-all-rule
     ]
     cluster.write(docs)
+    _, text = run(["scan", "--manifests", str(cluster.root), "-o", "json", "--fail-on", "never"])
+    severities = {f["severity"] for f in json.loads(text)["findings"]}
+    assert "high" in severities and "critical" not in severities
     code, _ = run(["scan", "--manifests", str(cluster.root), "--fail-on", fail_on])
     assert code == expected
 
