@@ -25,9 +25,11 @@ mkdir -p "$cache"
 buildah() { "$root/deploy/image/buildah.sh" "$@"; }
 start=$SECONDS
 
-# 1. The base: python3 and its venv module on Debian minbase, without docs or man pages.
+# 1. The base: python3 and its venv module on Debian minbase, without docs or man pages,
+#    and what WeasyPrint needs to render the PDF reports (pango, a font).
 mmdebstrap_args=(
-  --variant=minbase --include=python3,python3-venv
+  --variant=minbase
+  --include=python3,python3-venv,libpango-1.0-0,libpangoft2-1.0-0,fonts-dejavu-core
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*'
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
   "$suite"

@@ -123,15 +123,28 @@ def test_version_and_demo_scan_in_the_image(container: str) -> None:
 
 def test_every_netfence_module_imports_in_the_image(container: str) -> None:
     """Not only what a manifest scan touches: the live-cluster source (kubernetes), the
-    Hubble client (grpc), the stores (SQLAlchemy, psycopg), the scheduler."""
+    Hubble client (grpc), the stores (SQLAlchemy, psycopg), the scheduler, the reports."""
     code = (
-        "import importlib, pkgutil, exporter\n"
-        "names = [m.name for m in pkgutil.walk_packages(exporter.__path__, 'exporter.')]\n"
+        "import importlib, pkgutil, exporter, reports\n"
+        "names = [m.name for p in (exporter, reports)\n"
+        "         for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')\n"
+        "         if not m.name.endswith('__main__')]\n"
         "for name in names: importlib.import_module(name)\n"
         "print(len(names))"
     )
     imported = _run(container, "python3", "-c", code)
     assert int(imported.stdout) >= 50, imported.stdout
+
+
+def test_renders_a_pdf_in_the_image(container: str) -> None:
+    """The reports' PDF engine works there: WeasyPrint finds pango and a font."""
+    code = (
+        "from weasyprint import HTML\n"
+        "pdf = HTML(string='<h1>netfence</h1><p>quarterly report</p>').write_pdf()\n"
+        "print(len(pdf), pdf[:5].decode())"
+    )
+    size, magic = _run(container, "python3", "-c", code).stdout.split()
+    assert magic == "%PDF-" and int(size) > 1000
 
 
 def test_no_compilers_package_caches_or_build_leftovers(container: str) -> None:
