@@ -21,10 +21,12 @@ from exporter.core.history import (
     HistoryReader,
     ScanInfo,
 )
+from exporter.core.intent.schema import Teams
 from reports.controls import ClusterFacts, Control, ControlResult, NamespaceFacts, evaluate
 from reports.period import Period
 from reports.runtime import RuntimeFacts, runtime_facts
 from reports.tables import Column, Kind, Line, Row, Series, Table
+from reports.teams import guardrail_findings, team_summary
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -46,6 +48,10 @@ class Options:
     """Rows of the namespace table shown in the PDF (the bundle holds every row)."""
     controls: tuple[Control, ...] = ()
     timezone: str = "UTC"
+    teams: Teams | None = None
+    """The intent file's team rules (docs/intent.md): the per-team summary table."""
+    team: str | None = None
+    """A team's report: the reader is already a `reports.teams.TeamHistory` (job.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +237,8 @@ def build(
             ns_table,
             _exposures_end(at_end),
             _findings_end(at_end),
+            guardrail_findings(at_end),
+            team_summary(options.teams, at_end),
             *_change_tables(changes, options.top_n),
             *runtime.tables,
             _controls_table(controls),
@@ -245,7 +253,8 @@ def build(
         )
     }
     return Report(
-        title="Network policy compliance evidence",
+        title="Network policy compliance evidence"
+        + (f" for team {options.team}" if options.team else ""),
         clusters=names,
         period=period,
         previous=previous,

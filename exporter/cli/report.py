@@ -15,6 +15,9 @@ from typing import TextIO
 from exporter.cli.commands import Command, Subparsers
 from exporter.cli.output import EXIT_OK, EXIT_USAGE
 from exporter.core.history import HistoryReader
+from exporter.core.intent import IntentError
+from exporter.core.intent.schema import Teams
+from exporter.sources.intent import load_intent
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -64,6 +67,17 @@ def add_parser(sub: Subparsers) -> None:
         "(same framework and id replaces; repeatable)",
     )
     p.add_argument(
+        "--intent",
+        type=Path,
+        metavar="FILE",
+        help="intent file: its team rules give the per-team summary (docs/intent.md)",
+    )
+    p.add_argument(
+        "--team",
+        metavar="TEAM",
+        help="a team's report: its namespaces only (needs --intent)",
+    )
+    p.add_argument(
         "--top",
         type=int,
         default=50,
@@ -90,6 +104,19 @@ def open_reader(url: str) -> HistoryReader:
     return reader  # type: ignore[no-any-return]
 
 
+def _teams(args: argparse.Namespace) -> Teams | None:
+    """The intent file's team rules; a UsageError-like ValueError listing its problems."""
+    if args.team and not args.intent:
+        raise ValueError("--team needs --intent (the file that says who owns what)")
+    if not args.intent:
+        return None
+    try:
+        return load_intent(args.intent).intent.teams
+    except IntentError as exc:
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        raise ValueError(f"intent file rejected ({len(exc.problems)} problems):\n{lines}") from None
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
     from reports.control_files import ControlFileError
     from reports.job import produce
@@ -114,7 +141,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 f"--cluster {', '.join(unknown)}: not in the store (clusters: "
                 f"{', '.join(sorted(known)) or 'none'})"
             )
-        target = args.output or Path(f"report-{period.label.replace(' ', '_')}.{args.format}")
+        teams = _teams(args)
+        label = period.label.replace(" ", "_") + (f"-{args.team}" if args.team else "")
+        target = args.output or Path(f"report-{label}.{args.format}")
         done = produce(
             reader,
             period,
@@ -124,6 +153,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             fmt=args.format,
             controls=args.controls,
             top_n=args.top,
+            teams=teams,
+            team=args.team,
         )
     except (PeriodError, ControlFileError, NoEvidence, ValueError) as exc:
         print(f"netfence report: {exc}", file=sys.stderr)

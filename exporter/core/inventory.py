@@ -23,7 +23,6 @@ from exporter.core.model import (
     ObjectRef,
     PodGroup,
     Protocol,
-    Snapshot,
     Workload,
 )
 from exporter.core.names import names_problem
@@ -60,6 +59,7 @@ from exporter.core.services import (
     parse_endpoint_slice,
     parse_service,
 )
+from exporter.core.snapshot import Snapshot
 from exporter.core.verification import kind_label
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"

@@ -26,7 +26,7 @@ import yaml_rs
 from exporter.core.findings import InputError
 from exporter.core.gc_pause import paused_gc
 from exporter.core.inventory import RawObject, build_snapshot
-from exporter.core.model import Snapshot
+from exporter.core.snapshot import Snapshot
 
 SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024

@@ -84,6 +84,12 @@ from exporter.store.text import clean
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "engine_url", "policies_digest"]
 
 _MIGRATION_LOCK = 0x6E6574666E63  # "netfnc": the PostgreSQL advisory lock key
+CONNECT_TIMEOUT = 10.0
+"""Seconds one connection attempt may take (PostgreSQL), answer included."""
+CONNECT_ATTEMPTS = 3
+RETRY_DELAY = 2.0
+"""Seconds before the second attempt; then twice that, and so on."""
+STATEMENT_TIMEOUT = 300.0
 
 
 class StoreError(RuntimeError):
@@ -125,10 +131,10 @@ class Store:
         clock: Callable[[], float],
         *,
         sample_interval: float = DEFAULT_SAMPLE_INTERVAL,
-        connect_timeout: float = 10.0,
-        connect_attempts: int = 3,
-        statement_timeout: float = 300.0,
-        retry_delay: float = 2.0,
+        connect_timeout: float | None = None,
+        connect_attempts: int | None = None,
+        statement_timeout: float | None = None,
+        retry_delay: float | None = None,
         migrate: bool = True,
     ) -> Store:
         """Connect and bring the schema up to date (retrying a database that does not
@@ -136,6 +142,10 @@ class Store:
 
         `migrate=False` (readers such as `netfence history`): write nothing; a store
         that does not exist or is not at this schema version is an error."""
+        connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+        connect_attempts = CONNECT_ATTEMPTS if connect_attempts is None else connect_attempts
+        statement_timeout = STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+        retry_delay = RETRY_DELAY if retry_delay is None else retry_delay
         where = _redact(url)
         if not migrate:
             _must_exist(url, where)
@@ -357,7 +367,8 @@ class Store:
         cutoff = self._clock() - retention_days * 86400
         try:
             with self._lock, self._tx() as conn:
-                clusters = conn.execute(select(cluster_heads.c.cluster)).scalars().all()
+                heads = select(cluster_heads.c.cluster).order_by(cluster_heads.c.cluster)
+                clusters = conn.execute(heads).scalars().all()  # one lock order: no deadlock
                 for cluster in clusters:
                     self._lock_head(conn, cluster)
                     for t in INTERVAL_TABLES:

@@ -3,12 +3,14 @@ answers, on SQLite and on a real PostgreSQL (see conftest.store_url)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from exporter.store.schema import INTERVAL_TABLES, pod_samples
 T0 = 1_790_000_000.0 - 1_790_000_000.0 % 86400  # a UTC midnight
 STEP = 300.0
 NP = "networking.k8s.io/v1"
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-cluster"
 
 
 def scan(
@@ -305,9 +308,9 @@ def test_any_string_is_stored(store: Store) -> None:
     assert store.history.changes("prod", T0, T0 + 86400) == []  # same names, same keys
 
 
-def test_a_database_that_never_answers_does_not_hang(tmp_path: Path) -> None:
-    """A PostgreSQL address that accepts connections and never answers: `open` gives
-    up after its attempts with an error that says so, instead of hanging `serve`."""
+@contextlib.contextmanager
+def _silent_server() -> Iterator[int]:
+    """A TCP server on an ephemeral port that accepts connections and never answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
@@ -324,28 +327,32 @@ def test_a_database_that_never_answers_does_not_hang(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    port = server.getsockname()[1]
-    started = time.monotonic()
     try:
-        with pytest.raises(StoreError) as err:
-            Store.open(
-                f"postgresql://netfence@127.0.0.1:{port}/db",
-                clock=time.time,
-                connect_timeout=1,
-                connect_attempts=2,
-                retry_delay=0.1,
-            )
+        yield server.getsockname()[1]
     finally:
         stop.set()
         thread.join(timeout=5)
+        assert accepted, "the client did reach the silent server"
         for conn in accepted:
             conn.close()
         server.close()
-    elapsed = time.monotonic() - started
+
+
+def test_a_database_that_never_answers_does_not_hang() -> None:
+    """A PostgreSQL address that accepts connections and never answers: `open` gives
+    up after its attempts with an error that says so, instead of hanging `serve`."""
+    started = time.monotonic()
+    with _silent_server() as port, pytest.raises(StoreError) as err:
+        Store.open(
+            f"postgresql://netfence@127.0.0.1:{port}/db",
+            clock=time.time,
+            connect_timeout=1,
+            connect_attempts=2,
+            retry_delay=0.1,
+        )
     message = str(err.value)
     assert "cannot connect after 2 attempt(s) of 1 s" in message and str(port) in message
-    assert accepted, "the client did reach the silent server"
-    assert elapsed < 20
+    assert time.monotonic() - started < 20
 
 
 _WRITER = """
@@ -458,3 +465,29 @@ def test_recording_changes_equals_recording_whole_states(store: Store) -> None:
     assert [(s.namespaces, s.pods, s.policies, s.findings) for s in h.scans("delta", 0, 1e10)] == (
         counts
     )
+
+
+def test_serve_exits_with_a_clear_error_when_the_database_never_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`netfence serve` at start against a PostgreSQL address that accepts connections
+    and never answers: exit 2 with the store's error, after bounded attempts."""
+    from exporter.cli import main
+    from exporter.store import scan_history
+
+    monkeypatch.setattr(scan_history, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(scan_history, "RETRY_DELAY", 0.1)
+    with _silent_server() as port:
+        started = time.monotonic()
+        code = main(
+            [
+                "serve",
+                "--manifests", str(DEMO),
+                "--store", f"postgresql://netfence@127.0.0.1:{port}/db",
+                "--web.listen-address", "127.0.0.1:0",
+            ]
+        )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err and "cannot connect after 3 attempt(s) of 1 s" in err
+    assert time.monotonic() - started < 30

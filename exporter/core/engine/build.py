@@ -29,7 +29,6 @@ from exporter.core.model import (
     Direction,
     PodGroup,
     Protocol,
-    Snapshot,
 )
 from exporter.core.policies import (
     ENFORCED_APIS,
@@ -42,6 +41,7 @@ from exporter.core.policies import (
     detect_network_plugin,
 )
 from exporter.core.ports import PortSet
+from exporter.core.snapshot import Snapshot
 
 
 class Engine(ConnectivityMap):
