@@ -71,8 +71,11 @@ demo: venv demo-report
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT) --sizes connectivity-2k \
+	  --connectivity-sizes connectivity-2k --stages connectivity
 	$(BIN)/python -m benchmarks.mixed
 	$(BIN)/python -m benchmarks.service_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.scrape_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.report_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)

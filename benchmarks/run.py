@@ -74,6 +74,8 @@ SIZES = {
         Size("small", 100, 1_000, 600),
         Size("medium", 1_000, 10_000, 6_000),
         Size("large", 10_000, 100_000, 60_000),
+        # Issue 11: connectivity, streamed, on 2,000 namespaces.
+        Size("connectivity-2k", 2_000, 20_000, 12_000),
     )
 }
 
@@ -102,6 +104,9 @@ TARGETS = (
     # Issue 3: the full scan including exposure under 15 s and 2 GB.
     Target("large", "scan", "seconds", 15.0, "s"),
     Target("large", "scan", "peak_rss_bytes", 2e9, "bytes"),
+    # Issue 11: `connectivity -o json` on 2,000 namespaces under 30 s and 500 MB.
+    Target("connectivity-2k", "connectivity", "seconds", 30.0, "s"),
+    Target("connectivity-2k", "connectivity", "peak_rss_bytes", 5e8, "bytes"),
 )
 
 LOAD_SCRIPT = """\

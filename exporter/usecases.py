@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from exporter.core.addresses import AddressRange, parse_address
-from exporter.core.connectivity import Connection, connectivity
+from exporter.core.connectivity import Connection, EndpointFilter, connectivity_blocks
 from exporter.core.coverage import NamespaceCoverage, coverage, coverage_findings
 from exporter.core.engine import Endpoint, Engine, find_workloads
 from exporter.core.explain import Explanation, PortQuery, explain
@@ -352,13 +354,39 @@ def connections(
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
 ) -> tuple[list[Connection], list[InputError]]:
+    blocks, errors = connection_blocks(paths, progress, exposure_config, network_plugin, keep)
+    return [c for block in blocks for c in block], errors
+
+
+def connection_blocks(
+    paths: Sequence[Path],
+    progress: Progress | None = None,
+    exposure_config: ExposureConfig | None = None,
+    network_plugin: str | None = None,
+    keep: EndpointFilter | None = None,
+    analysis_progress: Progress | None = None,
+) -> tuple[Iterator[list[Connection]], list[InputError]]:
+    """`connections` as blocks to write out one by one (core.connectivity_blocks), in
+    the same order; the connections through the ingress controller come last."""
     result, engine = load(paths, progress, network_plugin)
-    conns = connectivity(engine)
     routed = ExposureAnalysis(engine, exposure_config).run().controller_connections()
-    conns += [Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items() if ports]
-    conns.sort(key=lambda c: (c.src, c.dst))
-    return conns, result.errors
+    through_controller = sorted(
+        (
+            c
+            for c in (Connection(INGRESS_CONTROLLER, wl, ports) for wl, ports in routed.items())
+            if c.conns and (keep is None or keep.connection(c))
+        ),
+        key=lambda c: (c.src, c.dst),
+    )
+
+    def blocks() -> Iterator[list[Connection]]:
+        yield from connectivity_blocks(engine, keep, analysis_progress)
+        if through_controller:
+            yield through_controller
+
+    return blocks(), result.errors
 
 
 def parse_port(text: str) -> PortQuery:
@@ -377,11 +405,16 @@ def parse_port(text: str) -> PortQuery:
     return PortQuery(protocol, int(number))
 
 
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]+(/[0-9]+)?(-[0-9A-Fa-f:.]+)?")
+
+
 def resolve(engine: Engine, text: str) -> list[Endpoint]:
     """A workload (`ns/name`, `ns/name[Kind]`) or an address, CIDR or range."""
     try:
         wanted: AddressRange | None = parse_address(text)
-    except ValueError:
+    except ValueError as exc:
+        if _ADDRESS_LIKE.fullmatch(text) and any(c in text for c in ".:"):
+            raise UsageError(f"{text}: invalid address ({exc})") from None
         wanted = None
     if wanted is not None:
         hits = [
@@ -394,8 +427,26 @@ def resolve(engine: Engine, text: str) -> list[Endpoint]:
         return list(hits)
     found: list[Endpoint] = list(find_workloads(engine, text))
     if not found:
-        raise UsageError(f"{text}: no such workload (use ns/name or ns/name[Kind])")
+        names = sorted({f"{w.namespace}/{w.name}" for c in engine.classes for w in c.workloads})
+        close = difflib.get_close_matches(text if "/" in text else f"default/{text}", names, 3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UsageError(f"{text}: no such workload (use ns/name or ns/name[Kind]){hint}")
     return found
+
+
+def _as_asked(text: str, endpoint: Endpoint, label: str) -> str:
+    """An address answered as the address asked: `8.8.8.8` lies in an atom such as
+    1.0.0.0-9.255.255.255 that every policy treats alike, and is named as asked."""
+    if not isinstance(endpoint, AddressRange):
+        return label
+    try:
+        asked = parse_address(text)
+    except ValueError:
+        return label
+    inside = endpoint.first <= asked.first and asked.last <= endpoint.last
+    if not inside or (asked.first, asked.last) == (endpoint.first, endpoint.last):
+        return label
+    return f"{text} (in {label}, which every policy treats alike)"
 
 
 def explain_connection(
@@ -407,12 +458,19 @@ def explain_connection(
 ) -> tuple[list[Explanation], list[InputError]]:
     result, engine = load(paths, network_plugin=network_plugin)
     query = parse_port(port) if port else None
-    out = [
-        explain(engine, s, d, query)
-        for s in resolve(engine, src)
-        for d in resolve(engine, dst)
-        if s is not d
-    ]
+    out = []
+    for s in resolve(engine, src):
+        for d in resolve(engine, dst):
+            if s is d:
+                continue
+            found = explain(engine, s, d, query)
+            out.append(
+                replace(
+                    found,
+                    src=_as_asked(src, s, found.src),
+                    dst=_as_asked(dst, d, found.dst),
+                )
+            )
     return out, result.errors
 
 
@@ -453,9 +511,13 @@ def explain_isolation(
 ) -> tuple[list[Isolation], list[InputError]]:
     """The policies that isolate a workload (`--to` alone: ingress; `--from`: egress)."""
     result, engine = load(paths, network_plugin=network_plugin)
+    asked = resolve(engine, workload)  # invalid address, did-you-mean: said as for pairs
+    if any(isinstance(e, AddressRange) for e in asked):
+        raise UsageError(
+            f"{workload}: an address is never isolated; give both --from and --to to ask "
+            "about a connection"
+        )
     classes = find_workloads(engine, workload)
-    if not classes:
-        raise UsageError(f"{workload}: no such workload (use ns/name or ns/name[Kind])")
     out: list[Isolation] = []
     for cls in classes:
         names = ", ".join(sorted(wl.id for wl in cls.workloads))

@@ -207,7 +207,7 @@ def build(
         [
             *_coverage_table(cov_end, cov_prev),
             _whole_period_table(headline, fractions),
-            _losses_table(losses),
+            _losses_table(losses, options.top_n),
             _exposure_summary(at_start, at_end),
             Table(
                 "internet_services",
@@ -454,7 +454,7 @@ def _losses(changes: Sequence[Change], end: float) -> list[Loss]:
     return out
 
 
-def _losses_table(losses: Sequence[Loss]) -> Table:
+def _losses_table(losses: Sequence[Loss], top_n: int) -> Table:
     return Table(
         "losses",
         "Namespaces that lost default-deny during the period",
@@ -479,8 +479,10 @@ def _losses_table(losses: Sequence[Loss]) -> Table:
                 x.seconds,
                 x.cause,
             )
-            for x in losses
+            for x in sorted(losses, key=lambda x: (-x.seconds, x.lost_at, x.namespace))
         ),
+        shown=top_n,
+        note="Longest first." if len(losses) > 1 else "",
     )
 
 

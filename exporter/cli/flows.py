@@ -103,6 +103,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             stream.stop()
             thread.join(10)
             signal.signal(signal.SIGINT, previous)
+        if stream.connects == 0:
+            # Never reached Relay: an empty table with exit 0 would read as "no flows".
+            why = stream.last_error or "no connection within --duration"
+            print(f"netfence: could not stream from Hubble Relay {target.address}: {why}",
+                  file=sys.stderr)  # fmt: skip
+            code = EXIT_USAGE  # the input (Relay) could not be read: as an unreadable file
     snap: FlowSnapshot = agg.snapshot(time.time())
     if args.output == "json":
         dump_json(snap.to_json(), out, inline_below=1)

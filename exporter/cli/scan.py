@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TextIO
 
@@ -35,6 +36,20 @@ def add_parser(sub: Subparsers) -> None:
         "violations and drift become findings (docs/intent.md)",
     )
     scan.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="show only these namespaces and their findings (repeatable; the whole cluster "
+        "is still analysed, as policies in one namespace decide reachability in others)",
+    )
+    scan.add_argument(
+        "--min-severity",
+        choices=[s.value for s in Severity],
+        default=None,
+        help="show only findings of this severity or higher",
+    )
+    scan.add_argument(
         "--no-exposure",
         action="store_true",
         help="coverage and policy findings only: skip the exposure analysis",
@@ -51,6 +66,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         exposure=not args.no_exposure,
         intent=intent,
     )
+    report = _shown(report, args.namespace, args.min_severity)
     if args.output == "json":
         dump_json(report.to_json(), out)
     else:
@@ -63,6 +79,40 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if any(f.severity.rank >= threshold for f in report.findings):
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _shown(
+    report: usecases.ScanReport, namespaces: list[str], min_severity: str | None
+) -> usecases.ScanReport:
+    """The report as --namespace and --min-severity narrow it: namespaces, exposures and
+    findings outside are left out (so are summary counts over them); --fail-on then
+    judges what is shown. Unknown namespaces are an error, not an empty report."""
+    if namespaces:
+        known = {n.name for n in report.namespaces}
+        missing = [n for n in namespaces if n not in known]
+        if missing:
+            raise usecases.UsageError(
+                f"no such namespace: {', '.join(missing)} (the scan found "
+                f"{len(known)}; e.g. {', '.join(sorted(known)[:5])})"
+            )
+        wanted = set(namespaces)
+        report = dataclasses.replace(
+            report,
+            namespaces=[n for n in report.namespaces if n.name in wanted],
+            findings=[f for f in report.findings if f.namespace in wanted],
+            exposures=[e for e in report.exposures if e.namespace in wanted],
+            internet_egress=[e for e in report.internet_egress if e.namespace in wanted],
+            exposure={k: v for k, v in report.exposure.items() if k in wanted},
+            internet_egress_workloads={
+                k: v for k, v in report.internet_egress_workloads.items() if k in wanted
+            },
+        )
+    if min_severity is not None:
+        rank = Severity(min_severity).rank
+        report = dataclasses.replace(
+            report, findings=[f for f in report.findings if f.severity.rank >= rank]
+        )
+    return report
 
 
 def _yes(flag: bool) -> str:

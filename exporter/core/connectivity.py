@@ -9,9 +9,10 @@ connections to itself and external-to-external pairs are left out.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from exporter.core.addresses import AddressRange, merge_adjacent
+from exporter.core.addresses import AddressRange, merge_adjacent, parse_address
 from exporter.core.engine import Endpoint, Engine, PodClass
 from exporter.core.ports import NONE, PortSet
 
@@ -31,36 +32,174 @@ class Connection:
         return {"src": self.src, "dst": self.dst, "conns": self.conns.to_json()}
 
 
-def connectivity(engine: Engine) -> list[Connection]:
+def connectivity(engine: Engine, keep: EndpointFilter | None = None) -> list[Connection]:
     """Every allowed connection of the cluster, sorted by source and destination: class
     verdicts folded into workloads, adjacent address atoms with the same ports merged
     into ranges, and egress to named destinations. Costs classes squared: opt-in."""
-    pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
-    to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
+    return [c for block in connectivity_blocks(engine, keep) for c in block]
+
+
+Progress = Callable[[int, int], None]
+"""Called with (source namespaces done, source namespaces in all)."""
+
+
+def connectivity_blocks(
+    engine: Engine, keep: EndpointFilter | None = None, progress: Progress | None = None
+) -> Iterator[list[Connection]]:
+    """`connectivity` a source namespace at a time, so a caller can write each block
+    out and forget it (2,000 namespaces are hundreds of MB of connections): the blocks,
+    concatenated, are exactly the sorted list. Connections from outside addresses are
+    computed first (they are few) and slotted in where they sort."""
+    order = sorted(engine.classes_by_ns, key=lambda n: f"{n}/")
+    sources = [c for ns in order for c in engine.classes_by_ns[ns]]
+    position = {ns: i for i, ns in enumerate(order)}
     from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
-    for src, dst, ports in engine.class_connectivity():
-        if isinstance(src, PodClass) and isinstance(dst, PodClass):
+    external: list[Connection] | None = None
+    block = _Block()
+    current = 0
+    for src, dst, ports in engine.class_connectivity(
+        keep.pair if keep else None, sources, outside_first=True
+    ):
+        if isinstance(src, AddressRange):
+            for d in _ids(dst):
+                from_ext[d][src] = from_ext[d].get(src, NONE) | ports
+            continue
+        if external is None:
+            external = _external(from_ext)
+            from_ext.clear()
+        assert isinstance(src, PodClass)
+        index = position[src.namespace]
+        while current < index:  # namespaces done (some with no pod-to-pod connection)
+            yield from _flush(engine, keep, order[current], block, external)
+            block = _Block()
+            current += 1
+            if progress is not None:
+                progress(current, len(order))
+        block.add(src, dst, ports)
+    if external is None:
+        external = _external(from_ext)
+    while current < len(order):
+        yield from _flush(engine, keep, order[current], block, external)
+        block = _Block()
+        current += 1
+        if progress is not None:
+            progress(current, len(order))
+    if external:
+        yield external
+
+
+class _Block:
+    """The connections of one source namespace, folded into workloads."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
+        self.to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
+
+    def add(self, src: PodClass, dst: Endpoint, ports: PortSet) -> None:
+        if isinstance(dst, PodClass):
             for s in _ids(src):
                 for d in _ids(dst):
                     if s != d:
-                        pairs[(s, d)] = pairs[(s, d)] | ports
-        elif isinstance(src, PodClass) and isinstance(dst, AddressRange):
+                        self.pairs[(s, d)] = self.pairs[(s, d)] | ports
+        else:
             for s in _ids(src):
-                to_ext[s][dst] = to_ext[s].get(dst, NONE) | ports
-        elif isinstance(src, AddressRange) and isinstance(dst, PodClass):
-            for d in _ids(dst):
-                from_ext[d][src] = from_ext[d].get(src, NONE) | ports
-    out = [Connection(s, d, p) for (s, d), p in pairs.items()]
-    for wl, by_atom in to_ext.items():
-        out.extend(Connection(wl, str(rng), p) for rng, p in _merge_ranges(by_atom))
-    for wl, by_atom in from_ext.items():
-        out.extend(Connection(str(rng), wl, p) for rng, p in _merge_ranges(by_atom))
-    # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
-    for cls in engine.classes:
-        for name, ports in engine.named_destinations(cls).items():
-            out.extend(Connection(s, name, ports) for s in _ids(cls))
+                self.to_ext[s][dst] = self.to_ext[s].get(dst, NONE) | ports
+
+
+def _external(from_ext: dict[str, dict[AddressRange, PortSet]]) -> list[Connection]:
+    out = [
+        Connection(str(rng), wl, p)
+        for wl, by_atom in from_ext.items()
+        for rng, p in _merge_ranges(by_atom)
+    ]
     out.sort(key=lambda c: (c.src, c.dst))
     return out
+
+
+def _flush(
+    engine: Engine,
+    keep: EndpointFilter | None,
+    namespace: str,
+    block: _Block,
+    external: list[Connection],
+) -> Iterator[list[Connection]]:
+    out = [Connection(s, d, p) for (s, d), p in block.pairs.items()]
+    for wl, by_atom in block.to_ext.items():
+        out.extend(Connection(wl, str(rng), p) for rng, p in _merge_ranges(by_atom))
+    # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
+    for cls in engine.classes_by_ns.get(namespace, ()):
+        if keep is not None and not keep.source(cls):
+            continue
+        for name, ports in engine.named_destinations(cls).items():
+            out.extend(Connection(s, name, ports) for s in _ids(cls))
+    prefix = f"{namespace}/"
+    earlier = 0  # outside sources that sort before this namespace come first
+    while earlier < len(external) and external[earlier].src < prefix:
+        earlier += 1
+    if earlier:
+        yield external[:earlier]
+        del external[:earlier]
+    if out:
+        out.sort(key=lambda c: (c.src, c.dst))
+        yield out
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFilter:
+    """Which connections to compute (`connectivity --from/--to/--namespace`): each a
+    namespace `ns`, a workload `ns/name`, or an address, CIDR or range; several values
+    of one option are alternatives. Filtering before the pairs are computed is what
+    makes a question about one namespace of a 2,000-namespace cluster cheap."""
+
+    sources: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    """Either side in one of these namespaces."""
+
+    def source(self, endpoint: Endpoint) -> bool:
+        return not self.sources or any(_matches(endpoint, s) for s in self.sources)
+
+    def pair(self, src: Endpoint, dst: Endpoint) -> bool:
+        if self.destinations and not any(_matches(dst, d) for d in self.destinations):
+            return False
+        if self.namespaces and not any(
+            _in_namespace(e, ns) for e in (src, dst) for ns in self.namespaces
+        ):
+            return False
+        return self.source(src)
+
+    def connection(self, c: Connection) -> bool:
+        """For connections computed elsewhere (through the ingress controller)."""
+
+        def side(text: str, wanted: tuple[str, ...]) -> bool:
+            return not wanted or any(
+                text == w or text.startswith(f"{w}/") or text.split("[")[0] == w for w in wanted
+            )
+
+        in_ns = not self.namespaces or any(
+            c.src.startswith(f"{ns}/") or c.dst.startswith(f"{ns}/") for ns in self.namespaces
+        )
+        return in_ns and side(c.src, self.sources) and side(c.dst, self.destinations)
+
+
+def _in_namespace(endpoint: Endpoint, namespace: str) -> bool:
+    return isinstance(endpoint, PodClass) and endpoint.namespace == namespace
+
+
+def _matches(endpoint: Endpoint, wanted: str) -> bool:
+    if isinstance(endpoint, PodClass):
+        if "/" not in wanted:
+            return endpoint.namespace == wanted
+        return any(f"{w.namespace}/{w.name}" == wanted.split("[")[0] for w in endpoint.workloads)
+    try:
+        asked = parse_address(wanted)
+    except ValueError:
+        return False
+    return (
+        endpoint.family == asked.family
+        and endpoint.first <= asked.last
+        and asked.first <= endpoint.last
+    )
 
 
 def _ids(endpoint: Endpoint) -> list[str]:

@@ -25,6 +25,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from exporter.core.gc_pause import paused_gc
 from exporter.metrics.collector import ClusterMetrics, NetfenceCollector
 
 _EOF = b"# EOF\n"
@@ -149,6 +150,8 @@ class Exposition:
         self._extra = extra
         self._lock = threading.Lock()
         self._entry = _Entry(())
+        self._rendering = 0
+        """Renders in progress (outside the lock)."""
 
     def render(self, accept: str | None, accept_encoding: str | None) -> tuple[bytes, str, bool]:
         """(body, content type, gzipped)."""
@@ -165,9 +168,12 @@ class Exposition:
     def warm(self) -> None:
         """Render the current results now (from the scan thread), not at the next scrape."""
         results = tuple(self._provider())
-        for accept in _WARM_ACCEPT:
-            encoder, content_type = choose_encoder(accept)
-            self._cached(results, encoder, content_type, True)  # renders the plain body too
+        # Hundreds of thousands of short-lived, acyclic sample objects: freed by reference
+        # counting; collections over them would only hold up the scrapes meanwhile.
+        with paused_gc():
+            for accept in _WARM_ACCEPT:
+                encoder, content_type = choose_encoder(accept)
+                self._cached(results, encoder, content_type, True)  # the plain body too
 
     def _cached(
         self,
@@ -176,36 +182,54 @@ class Exposition:
         content_type: str,
         zipped: bool,
     ) -> bytes:
+        """The body for `results`, rendered once. Rendering happens outside the lock, so
+        a scrape never waits behind another render: while new results are being rendered
+        (the scan thread's `warm`, right after a scan), scrapes are answered with the
+        previous results' body, at most one render old, as if they had come a moment
+        earlier (netfence_scan_timestamp_seconds in it says which scan it is)."""
         key = (content_type, zipped)
         with self._lock:
             entry = self._entry
-            same = len(entry.results) == len(results) and all(
-                a is b for a, b in zip(entry.results, results, strict=True)
-            )
-            if not same:
-                entry = self._entry = _Entry(results)
-            if key in entry.bodies:
-                return entry.bodies[key]
-            plain = entry.bodies.get((content_type, False))
+            current = _same(entry.results, results)
+            body = entry.bodies.get(key)
+            if body is not None and (current or self._rendering):
+                return body
+            plain = entry.bodies.get((content_type, False)) if current else None
+            self._rendering += 1
+        try:
             if plain is None:
-                openmetrics = content_type.startswith("application/openmetrics-text")
-                fast = render_families(self._collector.collect_from(results), openmetrics)
-                if (
-                    fast is not None
-                    and "escaping=" in content_type
-                    and "underscores" not in content_type
-                ):
-                    fast = None  # an exotic escaping was asked for: leave it to the library
-                if fast is None:
-                    registry = CollectorRegistry(auto_describe=False)
-                    registry.register(_Fixed(self._collector, results))
-                    fast = encode_safely(encoder, registry)
-                plain = fast
-                if self._extra is not None and plain.endswith(_EOF):
-                    plain = plain[: -len(_EOF)]  # the fresh part ends the OpenMetrics body
-                entry.bodies[(content_type, False)] = plain
-            if not zipped:
-                return plain
-            body = gzip.compress(plain, compresslevel=1)
-            entry.bodies[key] = body
-            return body
+                plain = self._render_plain(results, encoder, content_type)
+            body = gzip.compress(plain, compresslevel=1) if zipped else plain
+        finally:
+            with self._lock:
+                self._rendering -= 1
+        with self._lock:
+            if not _same(self._entry.results, results):
+                if not _same(tuple(self._provider()), results):
+                    return body  # newer results arrived meanwhile: do not install old ones
+                self._entry = _Entry(results)
+            self._entry.bodies[(content_type, False)] = plain
+            self._entry.bodies[key] = body
+        return body
+
+    def _render_plain(
+        self,
+        results: tuple[ClusterMetrics, ...],
+        encoder: Callable[[CollectorRegistry], bytes],
+        content_type: str,
+    ) -> bytes:
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        fast = render_families(self._collector.collect_from(results), openmetrics)
+        if fast is not None and "escaping=" in content_type and "underscores" not in content_type:
+            fast = None  # an exotic escaping was asked for: leave it to the library
+        if fast is None:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(_Fixed(self._collector, results))
+            fast = encode_safely(encoder, registry)
+        if self._extra is not None and fast.endswith(_EOF):
+            fast = fast[: -len(_EOF)]  # the fresh part ends the OpenMetrics body
+        return fast
+
+
+def _same(a: tuple[ClusterMetrics, ...], b: tuple[ClusterMetrics, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))

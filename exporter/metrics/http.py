@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import ssl
+import sys
 import threading
 from base64 import b64decode
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,15 @@ from exporter.metrics.exposition import Exposition
 from exporter.metrics.reports import report_files
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 1024
+"""socketserver's default is 5: with a few scrapers connecting at once while a scan
+holds the interpreter, connections overflowed it and waited a 1 s SYN retransmit."""
+SWITCH_INTERVAL_SECONDS = 0.0005
+"""How long a thread may hold the interpreter while another waits for it (Python's
+default: 5 ms). A scrape's request thread takes it a dozen times (accept, read, parse,
+write); behind a CPU-bound scan thread each of those waited up to the full interval.
+Switching only happens when a thread waits, so this costs nothing when idle."""
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -41,6 +51,7 @@ class WebSettings:
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Failed TLS handshakes, clients gone mid-response: a log line, not a traceback.
@@ -203,6 +214,7 @@ class MetricsServer:
         return str(self._server.server_address[0])
 
     def start(self) -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
         self._thread.start()
 
     def shutdown(self) -> None:

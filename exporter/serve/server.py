@@ -116,9 +116,9 @@ class Server:
 
     @property
     def url(self) -> str:
-        host = self.http.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
-        return f"{self.http.scheme}://{host}:{self.http.port}/metrics"
+        """Where /metrics is, as really bound, said honestly: a wildcard listener is
+        named as such, with the loopback URL to try it from this host."""
+        return listening(self.http.scheme, self.http.host, self.http.port)
 
     def _healthy(self) -> tuple[bool, str]:
         if not self.scheduler.running:
@@ -177,3 +177,18 @@ def _report_writer(config: Config, store: Store, clock: Clock) -> ReportWriter |
     if config.reports.dir is None:
         return None
     return ReportWriter(store.history, config.reports.dir, clock, controls=config.reports.controls)
+
+
+def listening(scheme: str, host: str, port: int) -> str:
+    """`http://10.0.0.5:9873/metrics`; for a wildcard bind, `http://0.0.0.0:9873/metrics
+    (every IPv4 interface; from this host: http://127.0.0.1:9873/metrics)`."""
+    wildcard = {
+        "0.0.0.0": ("every IPv4 interface", "127.0.0.1"),  # noqa: S104 - naming it
+        "::": ("every interface", "[::1]"),
+    }
+    shown = f"[{host}]" if ":" in host else host
+    url = f"{scheme}://{shown}:{port}/metrics"
+    if host in wildcard:
+        what, local = wildcard[host]
+        return f"{url} ({what}; from this host: {scheme}://{local}:{port}/metrics)"
+    return url

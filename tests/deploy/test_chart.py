@@ -242,6 +242,44 @@ def test_every_optional_value_reaches_the_pod(chart: Helm) -> None:
         assert args[f"hubble_tls_{key}_file"] == f"{mount['mountPath']}/{name}"
 
 
+def test_web_config_from_a_secret_turns_on_tls_and_basic_auth(chart: Helm) -> None:
+    """The chart can put /metrics behind TLS and basic auth: the web config file and its
+    certificates come from a Secret volume (mounted by the kubelet), and the probes and
+    the ServiceMonitor switch to HTTPS."""
+    values = {
+        "serviceMonitor": {"force": True},
+        "web": {
+            "configSecret": "netfence-web",
+            "tls": True,
+            "serviceMonitorTLSConfig": {"insecureSkipVerify": True},
+            "serviceMonitorBasicAuth": {
+                "username": {"name": "prom-auth", "key": "user"},
+                "password": {"name": "prom-auth", "key": "password"},
+            },
+        },
+    }
+    objects = chart.objects(values)
+    pod, container = _pod(objects), _container(objects)
+    mount = {m["name"]: m for m in container["volumeMounts"]}["web-config"]
+    volume = {v["name"]: v for v in pod["volumes"]}["web-config"]
+    assert volume["secret"]["secretName"] == "netfence-web" and mount["readOnly"] is True
+    args = vars(build_parser().parse_args(container["args"]))
+    assert str(args["web_config_file"]) == f"{mount['mountPath']}/web-config.yml"
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    (monitor,) = by_kind(objects)["ServiceMonitor"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
+    assert endpoint["basicAuth"]["password"] == {"name": "prom-auth", "key": "password"}
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(by_kind(objects)["Deployment"][0], version, strict=True)
+    # Off by default: plain HTTP, no volume.
+    container = _container(chart.objects())
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert not any("web.config" in a for a in container["args"])
+
+
 def test_hubble_args_are_accepted_by_serve(chart: Helm, tmp_path: Path) -> None:
     container = _container(chart.objects(files=[ALL_FEATURES]))
     args = vars(build_parser().parse_args(container["args"]))

@@ -299,3 +299,22 @@ def test_an_exception_while_counting_reconnects_without_loss(
             wait_until(lambda: agg.snapshot(CLOCK).flows == counted(generated))
             assert stream.failures == 1 and stream.connects == 2
     assert agg.snapshot(CLOCK).policy_verdicts == _by_hand(generated)["policy_verdicts"]
+
+
+def test_cli_flows_watch_against_a_dead_relay_fails_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It used to print an empty table and exit 0, which reads as "no flows"."""
+    import io
+    import socket
+
+    from exporter.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = io.StringIO()
+    code = main(["flows", "watch", "--hubble.address", f"127.0.0.1:{port}", "--duration", "2"], out)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"could not stream from Hubble Relay 127.0.0.1:{port}" in err

@@ -126,6 +126,7 @@ def test_namespaces_riskiest_first_and_top_n() -> None:
     )
     assert len(small.tables["namespaces"].shown_rows) == 1
     assert small.tables["namespaces"].hidden == 2
+    assert small.tables["losses"].shown == 1  # the PDF shows the longest; the bundle all
 
 
 def test_controls_scoped_to_namespace_selector() -> None:

@@ -513,3 +513,39 @@ def test_a_lone_surrogate_never_fails_the_scrape(accept: str | None) -> None:
         assert 'namespace="bad\ufffdns"' in text
         assert 'netfence_namespace_pods{cluster="prod",namespace="shop"} 4' in text
         assert "netfence_policy_verdicts" in text
+
+
+def test_a_scrape_never_waits_behind_a_render() -> None:
+    """While the scan thread renders new results (warm), scrapes are answered at once
+    with the previous body; they used to queue on the render's lock for its duration."""
+    import threading
+    import time
+
+    rendering, release = threading.Event(), threading.Event()
+
+    class Slow(NetfenceCollector):
+        def collect_from(self, results):  # type: ignore[no-untyped-def]
+            if results and results[0].cluster == "new":
+                rendering.set()
+                release.wait(30)
+            return super().collect_from(results)
+
+    current = [dataclasses.replace(FULL, cluster="old")]
+    from exporter.metrics.exposition import Exposition
+
+    expo = Exposition(Slow(lambda: current, "t"), lambda: current)
+    om = "application/openmetrics-text;version=1.0.0"
+    assert b'cluster="old"' in expo.render(om, None)[0]
+    current[:] = [dataclasses.replace(FULL, cluster="new")]
+    warm = threading.Thread(target=expo.warm)
+    warm.start()
+    try:
+        assert rendering.wait(10)
+        t0 = time.perf_counter()
+        body, _, _ = expo.render(om, None)
+        assert time.perf_counter() - t0 < 1.0  # the render is still blocked
+        assert b'cluster="old"' in body
+    finally:
+        release.set()
+        warm.join(10)
+    assert b'cluster="new"' in expo.render(om, None)[0]

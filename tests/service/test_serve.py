@@ -235,3 +235,36 @@ clusters:
         }
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "banner"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:9/metrics"),
+        ("0.0.0.0", "http://0.0.0.0:9/metrics (every IPv4 interface; from this host: "
+         "http://127.0.0.1:9/metrics)"),
+        ("::", "http://[::]:9/metrics (every interface; from this host: http://[::1]:9/metrics)"),
+        ("10.1.2.3", "http://10.1.2.3:9/metrics"),
+    ],
+)  # fmt: skip
+def test_the_banner_says_what_is_really_bound(host: str, banner: str) -> None:
+    """It used to print http://127.0.0.1:... for a listener on every interface."""
+    from exporter.serve.server import listening
+
+    assert listening("http", host, 9) == banner
+
+
+def test_every_interface_is_named_in_the_banner(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*NETFENCE, "serve", "--manifests", str(DEMO), "--web.listen-address", f":{port}",
+         "--store", f"sqlite:///{tmp_path / 'h.db'}"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait(f"http://127.0.0.1:{port}/readyz")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.stderr is not None
+    assert f"on http://0.0.0.0:{port}/metrics (every IPv4 interface" in proc.stderr.read()

@@ -152,3 +152,26 @@ def test_a_refused_exposure_kind_hides_exposure_only(tmp_path: Path) -> None:
     assert "netfence_exposed_services" not in series
     assert series["netfence_namespace_default_deny"]["direction=ingress,namespace=shop"] == 1
     assert str(result.report.state) == "degraded"
+
+
+def test_one_bad_object_does_not_fail_the_clusters_scan() -> None:
+    """`ports: 8080` on one Service used to fail the whole scan of the cluster in serve
+    (netfence_scan_success 0, no values); now it is that object's input error."""
+    from exporter.core.inventory import RawObject
+    from exporter.serve.clusters import Cluster, SourceRead
+
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"selector": {"app": "web"}, "ports": 8080},
+    }
+    objects = [RawObject(o, "https://api/x") for o in [*CLUSTER, bad]]
+    scanner = Scanner([Cluster("c", lambda: SourceRead(objects), "test")])
+    result = scanner.scan("c")
+    assert result is not None
+    (error,) = result.report.errors
+    assert (error.kind, error.name) == ("Service", "web") and "spec.ports" in error.message
+    (metrics,) = scanner.metrics()
+    assert metrics.success and metrics.errors["load"] == 1
+    assert {n.name for n in metrics.namespaces} == {"shop", "pay"}

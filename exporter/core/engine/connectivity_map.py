@@ -4,7 +4,7 @@ no selector is matched per pair."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from exporter.core.engine.classes import Endpoint, PodClass
@@ -185,13 +185,36 @@ class ConnectivityMap(Decision):
             hit = dmap.by_atom.get(self._atom_index[peer])
         return total | hit if hit is not None else total
 
-    def class_connectivity(self) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
-        """Every allowed (src, dst, ports) over classes and address atoms."""
+    def class_connectivity(
+        self,
+        keep: Callable[[Endpoint, Endpoint], bool] | None = None,
+        sources: Iterable[PodClass] | None = None,
+        outside_first: bool = False,
+    ) -> Iterable[tuple[Endpoint, Endpoint, PortSet]]:
+        """Every allowed (src, dst, ports) over classes and address atoms; with `keep`,
+        only the pairs it accepts are computed (`connectivity --from/--to/--namespace`).
+        Class sources come in the order of `sources` (default: every class), so a caller
+        can write them out a namespace at a time; connections from outside addresses come
+        last, or first with `outside_first`."""
         ingress = [self._direction_map(c, Direction.INGRESS) for c in self.classes]
         egress = [self._direction_map(c, Direction.EGRESS) for c in self.classes]
-        for src in self.classes:
+
+        def outside() -> Iterator[tuple[Endpoint, Endpoint, PortSet]]:
+            for atom in self.atoms:
+                for dst in self.classes:
+                    if keep is not None and not keep(atom, dst):
+                        continue
+                    allowed = self._admitted(ingress[dst.index], atom, dst)
+                    if allowed:
+                        yield atom, dst, allowed
+
+        if outside_first:
+            yield from outside()
+        for src in self.classes if sources is None else sources:
             emap = egress[src.index]
             for dst in self.classes:
+                if keep is not None and not keep(src, dst):
+                    continue
                 out = self._admitted(emap, dst, dst)
                 if not out:
                     continue
@@ -199,11 +222,10 @@ class ConnectivityMap(Decision):
                 if allowed:
                     yield src, dst, allowed
             for atom in self.atoms:
+                if keep is not None and not keep(src, atom):
+                    continue
                 allowed = self._admitted(emap, atom, atom)
                 if allowed:
                     yield src, atom, allowed
-        for atom in self.atoms:
-            for dst in self.classes:
-                allowed = self._admitted(ingress[dst.index], atom, dst)
-                if allowed:
-                    yield atom, dst, allowed
+        if not outside_first:
+            yield from outside()
