@@ -79,6 +79,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.hubble_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.report_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
+	$(BIN)/python -m benchmarks.diff_bench --out $(BENCH_OUT)
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
 protos: venv

@@ -40,8 +40,9 @@ from exporter.core.verification import (
     verified_findings,
     verify,
 )
+from exporter.inputs import Loaded, from_manifests
 from exporter.sources.intent import LoadedIntent, load_intent
-from exporter.sources.manifests import LoadResult, Progress, input_problems, load_manifests
+from exporter.sources.manifests import LoadResult, Progress, input_problems
 
 __all__ = [
     "Category",
@@ -216,14 +217,26 @@ def check_inputs(paths: Sequence[Path]) -> None:
         raise UsageError("; ".join(problems))
 
 
+Source = Sequence[Path] | Loaded
+"""Manifest paths, or objects already read (a live cluster, a snapshot: exporter/inputs.py)."""
+
+
+def _loaded(source: Source, progress: Progress | None = None) -> Loaded:
+    if isinstance(source, Loaded):
+        return source
+    check_inputs(source)
+    return from_manifests(source, progress)
+
+
 def load(
-    paths: Sequence[Path], progress: Progress | None = None, network_plugin: str | None = None
+    source: Source, progress: Progress | None = None, network_plugin: str | None = None
 ) -> tuple[LoadResult, Engine]:
-    """`network_plugin` None: detected from the policy kinds present (Cilium kinds ->
-    cilium, Calico kinds -> calico, else generic)."""
-    check_inputs(paths)
-    result = load_manifests(paths, progress=progress)
-    return result, Engine(result.snapshot, network_plugin=network_plugin)
+    """`network_plugin` None: what the live cluster's API groups say, else detected from
+    the policy kinds present (Cilium kinds -> cilium, Calico kinds -> calico, else
+    generic)."""
+    loaded = _loaded(source, progress)
+    plugin = network_plugin or loaded.network_plugin
+    return loaded.result, Engine(loaded.result.snapshot, network_plugin=plugin)
 
 
 def read_intent(path: Path) -> LoadedIntent:
@@ -236,7 +249,7 @@ def read_intent(path: Path) -> LoadedIntent:
 
 
 def scan(
-    paths: Sequence[Path],
+    source: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
@@ -244,14 +257,18 @@ def scan(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
 ) -> ScanReport:
-    check_inputs(paths)
+    """`source`: manifest paths, or what `exporter.inputs` read (a live cluster: its
+    network plugin from the API groups, its unreadable kinds)."""
+    loaded = _loaded(source, progress)
     return analyse(
-        load_manifests(paths, progress=progress),
+        loaded.result,
         exposure_config,
-        network_plugin,
+        network_plugin or loaded.network_plugin,
         exposure,
+        network_plugin_source=None if network_plugin else loaded.network_plugin_source,
         intent=intent,
         today=today,
+        unreadable=loaded.unreadable,
     )
 
 
@@ -264,6 +281,7 @@ def analyse(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
     unreadable: Sequence[str] = (),
+    engine: Engine | None = None,
 ) -> ScanReport:
     """The whole analysis of one snapshot, whatever source it came from (files or a live
     cluster): `scan` and the service's scheduled scans share it. `network_plugin` None:
@@ -282,6 +300,7 @@ def analyse(
             intent,
             today,
             unreadable,
+            engine,
         )
 
 
@@ -294,8 +313,11 @@ def _analyse(
     intent: LoadedIntent | None = None,
     today: dt.date | None = None,
     unreadable: Sequence[str] = (),
+    engine: Engine | None = None,
 ) -> ScanReport:
-    engine = Engine(result.snapshot, network_plugin=network_plugin)
+    """`engine`: one already built on `result.snapshot` (the diff reuses it, warm, for
+    the connections)."""
+    engine = engine or Engine(result.snapshot, network_plugin=network_plugin)
     namespaces = coverage(engine)
     exposed = ExposureAnalysis(engine, exposure_config).run() if exposure else ExposureReport()
     gaps = [Unverified(kind, Reason.UNREADABLE) for kind in unreadable]
@@ -350,7 +372,7 @@ def _analyse(
 
 
 def connections(
-    paths: Sequence[Path],
+    paths: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
@@ -361,7 +383,7 @@ def connections(
 
 
 def connection_blocks(
-    paths: Sequence[Path],
+    paths: Source,
     progress: Progress | None = None,
     exposure_config: ExposureConfig | None = None,
     network_plugin: str | None = None,
@@ -450,7 +472,7 @@ def _as_asked(text: str, endpoint: Endpoint, label: str) -> str:
 
 
 def explain_connection(
-    paths: Sequence[Path],
+    paths: Source,
     src: str,
     dst: str,
     port: str | None,
@@ -504,7 +526,7 @@ class Isolation:
 
 
 def explain_isolation(
-    paths: Sequence[Path],
+    paths: Source,
     workload: str,
     direction: Direction,
     network_plugin: str | None = None,
@@ -528,7 +550,7 @@ def explain_isolation(
 
 
 def explain_exposure(
-    paths: Sequence[Path],
+    paths: Source,
     service: str,
     category: str,
     exposure_config: ExposureConfig | None = None,

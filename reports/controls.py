@@ -104,10 +104,13 @@ class NamespaceFacts:
     ingress_whole: bool
     egress_whole: bool
     losses: int
+    """Losses of default-deny in the period, both directions."""
     exposures_end: Mapping[str, int] | None
     internet_egress_end: int | None
     denied: int | None
     policy_changes: int
+    ingress_losses: int = 0
+    egress_losses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +164,7 @@ def _line(e: Evidence, ns: list[NamespaceFacts], cluster: ClusterFacts) -> Evide
         ends = [f.ingress_end if d == "ingress" else f.egress_end for f in present]
         known = [v for v in ends if v is not None]
         whole = sum(1 for f in ns if (f.ingress_whole if d == "ingress" else f.egress_whole))
-        losses = sum(f.losses for f in ns)
+        losses = sum(f.ingress_losses if d == "ingress" else f.egress_losses for f in ns)
         checked = f"{d} default-deny per namespace (exact semantics, docs/semantics.md)"
         if not present:
             return EvidenceLine(e, checked, "no namespace in scope at period end", "", False)

@@ -622,8 +622,10 @@ def _namespaces(
         if ch.kind.value.startswith("policy-"):
             n_policy[(ch.cluster, ch.namespace)] += 1
     n_losses: dict[tuple[str, str], int] = defaultdict(int)
+    by_direction: dict[tuple[str, str, str], int] = defaultdict(int)
     for loss in losses:
         n_losses[(loss.cluster, loss.namespace)] += 1
+        by_direction[(loss.cluster, loss.namespace, loss.direction)] += 1
     keys = sorted(set(frac) | set(end_ns))
     facts: list[NamespaceFacts] = []
     rows: list[tuple[tuple[float | str, ...], Row]] = []
@@ -648,6 +650,8 @@ def _namespaces(
                 ingress_whole=bool(fi and fi.whole_period),
                 egress_whole=bool(fe and fe.whole_period),
                 losses=n_losses[key],
+                ingress_losses=by_direction[(c, ns, "ingress")],
+                egress_losses=by_direction[(c, ns, "egress")],
                 exposures_end=exposures,
                 internet_egress_end=cur.internet_egress_workloads if cur else None,
                 denied=denied,

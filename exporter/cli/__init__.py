@@ -3,11 +3,14 @@
     app.py           the parser, `main` (exit codes) and `run` (the console script)
     commands.py      `Command`: what a command module hands to the registry
     output.py        exit codes, JSON and table writers, input-error reporting
-    options.py       options shared by several commands (--manifests, -o, --network-plugin,
+    options.py       options shared by several commands (inputs, -o, --network-plugin,
                      --ingress-controller, --hubble.*) and the manifest progress counter
     scan.py          `netfence scan`          coverage, exposure and findings
     connectivity.py  `netfence connectivity`  every allowed connection
     explain.py       `netfence explain`       one connection's verdict and why
+    diff.py          `netfence diff`          what a change does (exporter.diffing)
+    inputs.py        --manifests or a live cluster (--kubeconfig, --context,
+                     --in-cluster, --snapshot-out) for the one-shot commands
     serve.py         `netfence serve`         the long-running service (exporter.serve)
     flows.py         `netfence flows`         Hubble verdicts: replay | watch
     history.py       `netfence history`       the change log, or the state at a time

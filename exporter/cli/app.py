@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from exporter import __version__, usecases
-from exporter.cli import connectivity, explain, flows, history, report, scan, serve
+from exporter.cli import connectivity, diff, explain, flows, history, report, scan, serve
 from exporter.cli.commands import Command
 from exporter.cli.output import EXIT_USAGE
 from exporter.core.gc_pause import paused_gc
@@ -23,6 +23,7 @@ COMMANDS: tuple[Command, ...] = (
     scan.COMMAND,
     connectivity.COMMAND,
     explain.COMMAND,
+    diff.COMMAND,
     serve.COMMAND,
     flows.COMMAND,
     history.COMMAND,

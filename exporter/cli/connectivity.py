@@ -10,6 +10,7 @@ from typing import TextIO
 
 from exporter import usecases
 from exporter.cli.commands import Command, Subparsers
+from exporter.cli.inputs import read_input
 from exporter.cli.options import exposure_config, manifest_options, plugin_option, progress
 from exporter.cli.output import report_errors
 from exporter.core.connectivity import EndpointFilter
@@ -44,8 +45,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     blocks, errors = usecases.connection_blocks(
-        args.manifests,
-        progress(args),
+        read_input(args, progress(args)),
+        None,
         exposure_config=exposure_config(args),
         network_plugin=args.network_plugin,
         keep=_filter(args),

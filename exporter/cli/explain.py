@@ -8,6 +8,7 @@ from typing import TextIO
 
 from exporter import usecases
 from exporter.cli.commands import Command, Subparsers
+from exporter.cli.inputs import read_input
 from exporter.cli.options import exposure_config, manifest_options, plugin_option
 from exporter.cli.output import dump_json, report_errors
 from exporter.core.model import Direction
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             raise usecases.UsageError("--port needs both --from and --to")
         direction = Direction.INGRESS if args.dst else Direction.EGRESS
         isolations, errors = usecases.explain_isolation(
-            args.manifests, args.dst or args.src, direction, network_plugin=args.network_plugin
+            read_input(args), args.dst or args.src, direction, network_plugin=args.network_plugin
         )
         if args.output == "json":
             dump_json([i.to_json() for i in isolations], out, inline_below=2)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "or --service and --exposure"
         )
     results, errors = usecases.explain_connection(
-        args.manifests, args.src, args.dst, args.port, network_plugin=args.network_plugin
+        read_input(args), args.src, args.dst, args.port, network_plugin=args.network_plugin
     )
     if args.output == "json":
         dump_json([r.to_json() for r in results], out, inline_below=3)
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explain_exposure(args: argparse.Namespace, out: TextIO) -> int:
     found, errors = usecases.explain_exposure(
-        args.manifests, args.service, args.exposure, exposure_config(args)
+        read_input(args), args.service, args.exposure, exposure_config(args)
     )
     if args.output == "json":
         dump_json([{**e.to_json(), "reasons": list(e.reasons)} for e in found], out, inline_below=3)

@@ -5,22 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from exporter import usecases
+from exporter.cli.inputs import add_input_options
 
 
 def manifest_options(p: argparse.ArgumentParser, outputs: Sequence[str]) -> None:
-    """--manifests, -o and --ingress-controller: the inputs of the offline analyses."""
-    p.add_argument(
-        "--manifests",
-        action="append",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="file or directory of YAML/JSON manifests (repeatable; directories are "
-        "read recursively)",
-    )
+    """--manifests or a live cluster (exporter.cli.inputs), -o and --ingress-controller:
+    the inputs of the one-shot analyses."""
+    add_input_options(p)
     p.add_argument("-o", "--output", choices=outputs, default=outputs[0], help="output format")
     p.add_argument(
         "--ingress-controller",
@@ -43,7 +36,7 @@ def plugin_option(p: argparse.ArgumentParser) -> None:
 
 def progress(args: argparse.Namespace) -> usecases.Progress | None:
     """A one-line file counter on an interactive stderr; never in JSON or piped output."""
-    if args.output == "json" or not sys.stderr.isatty():
+    if args.output != "table" or not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int) -> None:

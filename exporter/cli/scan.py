@@ -9,18 +9,22 @@ from typing import TextIO
 
 from exporter import usecases
 from exporter.cli.commands import Command, Subparsers
+from exporter.cli.inputs import read_input
 from exporter.cli.options import exposure_config, manifest_options, plugin_option, progress
 from exporter.cli.output import EXIT_FINDINGS, EXIT_OK, dump_json, report_errors, table
 from exporter.core.findings import Severity
+from exporter.output import ecosystem
 
 
 def add_parser(sub: Subparsers) -> None:
     scan = sub.add_parser(
         "scan",
         help="default-deny coverage per namespace, findings and input errors",
-        description="Coverage per namespace and direction, findings, input errors.",
+        description="Coverage per namespace and direction, findings, input errors. "
+        "-o sarif: SARIF 2.1.0 for code scanning (docs/sarif.md); -o policyreport: "
+        "wgpolicyk8s.io PolicyReports for policy-reporter (docs/policyreport.md).",
     )
-    manifest_options(scan, ("table", "json"))
+    manifest_options(scan, ("table", "json", "sarif", "policyreport"))
     plugin_option(scan)
     scan.add_argument(
         "--fail-on",
@@ -58,9 +62,10 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     intent = usecases.read_intent(args.intent) if args.intent else None
+    loaded = read_input(args, progress(args), keep_raws=args.output == "sarif")
     report = usecases.scan(
-        args.manifests,
-        progress(args),
+        loaded,
+        None,
         exposure_config=exposure_config(args),
         network_plugin=args.network_plugin,
         exposure=not args.no_exposure,
@@ -69,6 +74,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     report = _shown(report, args.namespace, args.min_severity)
     if args.output == "json":
         dump_json(report.to_json(), out)
+    elif args.output in ("sarif", "policyreport"):
+        ecosystem.write_scan(args.output, report, loaded.raws, out)
     else:
         _scan_table(report, out)
     code = report_errors(report.errors)

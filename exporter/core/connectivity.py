@@ -57,8 +57,10 @@ def connectivity_blocks(
     external: list[Connection] | None = None
     block = _Block()
     current = 0
+    # A namespace filter also narrows the walk itself (engine.class_connectivity).
+    namespaces = set(keep.namespaces) if keep and keep.namespaces else None
     for src, dst, ports in engine.class_connectivity(
-        keep.pair if keep else None, sources, outside_first=True
+        keep.pair if keep else None, sources, outside_first=True, namespaces=namespaces
     ):
         if isinstance(src, AddressRange):
             for d in _ids(dst):

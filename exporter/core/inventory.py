@@ -157,6 +157,8 @@ class RawObject:
     obj: Any
     source: str
     document: int | None = None
+    line: int | None = None
+    """1-based line of the document's first content line in its file (SARIF locations)."""
 
 
 class _Bad(ValueError):

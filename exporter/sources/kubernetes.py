@@ -139,6 +139,24 @@ def kubeconfig_client(path: str | None, context: str | None) -> ApiClientFactory
     return make
 
 
+def describe_kubeconfig(path: str | None, context: str | None) -> tuple[str, str]:
+    """(context name, API server URL) that `kubeconfig_client(path, context)` would use,
+    for a one-shot command to say which cluster it reads, as kubectl users expect.
+    Raises ClusterUnavailable when there is no usable kubeconfig."""
+    try:
+        _, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=path
+        )
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=configuration
+        )
+    except Exception as exc:
+        raise ClusterUnavailable(f"no usable kubeconfig: {exc}") from exc
+    name = context or str((active or {}).get("name", ""))
+    return name, str(configuration.host)
+
+
 def in_cluster_client() -> ApiClientFactory:
     """The pod's service account (token re-read per scan: projected tokens rotate)."""
 

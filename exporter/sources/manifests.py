@@ -185,13 +185,40 @@ def _read_file(path: Path, limits: Limits, errors: list[InputError]) -> Iterator
     except OSError as exc:
         errors.append(InputError(source, f"cannot read: {exc.strerror or exc}"))
         return
-    if path.suffix == ".json":
+    yield from _parse(data, source, path.suffix == ".json", limits, errors)
+
+
+def _parse(
+    data: bytes, source: str, is_json: bool, limits: Limits, errors: list[InputError]
+) -> Iterator[RawObject]:
+    if is_json:
         try:
-            yield RawObject(json.loads(data), source, 1)
+            yield RawObject(json.loads(data), source, 1, 1)
         except (ValueError, RecursionError) as exc:
             errors.append(InputError(source, f"invalid JSON: {exc}", document=1))
         return
     yield from _read_yaml(data, source, limits, errors)
+
+
+def read_blobs(
+    blobs: Iterable[tuple[str, bytes]], limits: Limits | None = None
+) -> tuple[list[RawObject], list[InputError]]:
+    """`read_objects` for file contents that are not files on disk (a git revision:
+    `netfence diff --base REF`); each blob is named by its path for errors."""
+    limits = limits or Limits()
+    errors: list[InputError] = []
+    raws: list[RawObject] = []
+    for source, data in blobs:
+        if len(data) > limits.max_file_bytes:
+            errors.append(
+                InputError(
+                    source, f"file is {len(data)} bytes, over the {limits.max_file_bytes} limit"
+                )
+            )
+            continue
+        for raw in _parse(data, source, source.endswith(".json"), limits, errors):
+            raws.extend(_flatten(raw, errors))
+    return raws, errors
 
 
 def _read_yaml(
@@ -230,7 +257,7 @@ def _read_yaml(
             )
             continue
         if doc is not None:
-            yield RawObject(doc, source, index)
+            yield RawObject(doc, source, index, _content_line(chunk, first_line))
 
 
 def _documents(text: str) -> Iterator[tuple[int, int, str]]:
@@ -257,6 +284,21 @@ def _documents(text: str) -> Iterator[tuple[int, int, str]]:
             continue
         index += 1
         yield index, first_line, _without_directives(chunk)
+
+
+def _content_line(chunk: str, first_line: int) -> int:
+    """The line where a document's content starts: past its `---` marker and any
+    blank or comment lines (a few lines looked at per document, not the whole text)."""
+    line = first_line
+    pos = 0
+    while True:
+        end = chunk.find("\n", pos)
+        stripped = (chunk[pos:] if end < 0 else chunk[pos:end]).strip()
+        body = stripped[3:].strip() if stripped.startswith("---") else stripped
+        if (body and not body.startswith("#")) or end < 0:
+            return line
+        pos = end + 1
+        line += 1
 
 
 def _has_content(chunk: str) -> bool:
@@ -322,7 +364,7 @@ def _flatten(raw: RawObject, errors: list[InputError]) -> Iterable[RawObject]:
         for item in items:
             if isinstance(item, dict) and not item.get("kind") and item_kind:
                 item = {**item, "kind": item_kind}  # typed lists may omit per-item kind
-            out.extend(_flatten(RawObject(item, raw.source, raw.document), errors))
+            out.extend(_flatten(RawObject(item, raw.source, raw.document, raw.line), errors))
         return out
     return [raw]
 

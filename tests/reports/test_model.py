@@ -137,6 +137,8 @@ def test_controls_scoped_to_namespace_selector() -> None:
     ingress = scoped.lines[0]
     assert ingress.observed.startswith("1 of 1 (100.0%)")
     assert "1 loss(es)" in ingress.observed
+    egress = next(c for c in r.controls if c.control.id == "1.3.2").lines[0]
+    assert "0 loss(es)" in egress.observed  # payments lost ingress only
     cis = next(c for c in r.controls if c.control.id == "5.3.2")
     assert cis.lines[0].observed.startswith("2 of 3")
 
