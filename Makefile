@@ -11,7 +11,7 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos
+.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos dashboards
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
@@ -61,13 +61,10 @@ demo: venv demo-report
 	$(BIN)/netfence scan --manifests $(DEMO_DIR) --intent $(DEMO_INTENT) -o table; rc=$$?; \
 	  if [ $$rc -eq 2 ]; then exit 2; fi; \
 	  echo; echo "exit code $$rc (1 = findings at or above --fail-on, as expected for the demo's broken namespaces)"
-	@mkdir -p $(DEMO_STATE)
-	$(BIN)/python examples/demo_flows.py $(DEMO_STATE)/flows.jsonl
-	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops)"
-	$(BIN)/netfence serve --manifests $(DEMO_DIR) --cluster-name demo --intent $(DEMO_INTENT) \
-	  --hubble.replay $(DEMO_STATE)/flows.jsonl \
-	  --web.listen-address 127.0.0.1:$(DEMO_PORT) --store sqlite:///$(DEMO_STATE)/history.db \
-	  --scan.interval 1m || test $$? -eq 130
+	@echo; echo "Starting netfence serve on the demo cluster: metrics at http://127.0.0.1:$(DEMO_PORT)/metrics (Ctrl-C stops);"
+	@echo "Hubble traffic keeps flowing; a burst of denied connections in payments starts after $${DEMO_BURST_AFTER:-90}s"
+	$(BIN)/python examples/demo.py --listen 127.0.0.1:$(DEMO_PORT) --state $(DEMO_STATE) --intent $(DEMO_INTENT) \
+	  --scan-interval 1m || test $$? -eq 130
 
 bench: venv
 	$(BIN)/python -m benchmarks.run --out $(BENCH_OUT)
@@ -80,6 +77,11 @@ bench: venv
 	$(BIN)/python -m benchmarks.report_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.history_bench --out $(BENCH_OUT)
 	$(BIN)/python -m benchmarks.diff_bench --out $(BENCH_OUT)
+
+# Regenerate the committed dashboards/*.json from dashboards/generate.py (a test fails
+# when they disagree).
+dashboards: venv
+	$(BIN)/python dashboards/generate.py
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
 protos: venv

@@ -5,7 +5,9 @@ the hourly roll-ups and the joins with the scan have data without a Cilium clust
 The traffic is what the demo's policies would produce (examples/demo-cluster/README.md),
 timestamped over the last two hours so the joins' time windows see it, plus one
 deliberate disagreement: connections to `shop/cart` admitted in policy-audit mode,
-although the scan says shop is default-deny (an endpoint left in audit mode).
+although the scan says shop is default-deny (an endpoint left in audit mode). The same
+table, read as flows per minute, drives the live stand-in for Relay
+(examples/demo_relay.py) that keeps traffic flowing after the replay.
 
 Usage: python examples/demo_flows.py OUT.jsonl [--now EPOCH_SECONDS]
 """
@@ -96,6 +98,37 @@ def _flow(when: float, src: str, dst: str, port: int, direction: str) -> dict[st
     }
 
 
+def flow_dict(
+    kind: str,
+    when: float,
+    src: str,
+    dst: str,
+    port: int,
+    direction: str,
+    verdict: str,
+    detail: str,
+) -> dict[str, Any]:
+    """One flow: `kind` connection (policy verdict; `detail` the drop reason or the match
+    type), drop (one dropped packet; `detail` the reason) or l7 (a DNS request)."""
+    f = _flow(when, src, dst, port, direction)
+    if kind == "connection":
+        f["verdict"] = verdict
+        f["event_type"] = {"type": 5}
+        if verdict == "DROPPED":
+            f["drop_reason_desc"] = detail
+        else:
+            f["policy_match_type"] = {"L3_L4": 2, "ALL": 4, "NONE": 0}[detail]
+    elif kind == "drop":
+        f.update(verdict="DROPPED", drop_reason_desc=detail, event_type={"type": 1})
+    else:
+        f.update(
+            verdict=verdict,
+            event_type={"type": 129},
+            l7={"type": "REQUEST", "dns": {"query": "payments-api.payments.svc."}},
+        )
+    return f
+
+
 def flows(now: float) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     span = 7200.0
@@ -105,28 +138,15 @@ def flows(now: float) -> list[dict[str, Any]]:
 
     for src, dst, port, direction, verdict, detail, n in TRAFFIC:
         for i in range(n):
-            f = _flow(spread(n, i), src, dst, port, direction)
-            f["verdict"] = verdict
-            f["event_type"] = {"type": 5}
-            if verdict == "DROPPED":
-                f["drop_reason_desc"] = detail
-            else:
-                f["policy_match_type"] = {"L3_L4": 2, "ALL": 4, "NONE": 0}[detail]
-            out.append(f)
+            out.append(
+                flow_dict("connection", spread(n, i), src, dst, port, direction, verdict, detail)
+            )
     for src, dst, port, direction, reason, n in DROPS:
         for i in range(n):
-            f = _flow(spread(n, i), src, dst, port, direction)
-            f.update(verdict="DROPPED", drop_reason_desc=reason, event_type={"type": 1})
-            out.append(f)
+            out.append(flow_dict("drop", spread(n, i), src, dst, port, direction, "", reason))
     for src, dst, port, direction, verdict, n in DNS:
         for i in range(n):
-            f = _flow(spread(n, i), src, dst, port, direction)
-            f.update(
-                verdict=verdict,
-                event_type={"type": 129},
-                l7={"type": "REQUEST", "dns": {"query": "payments-api.payments.svc."}},
-            )
-            out.append(f)
+            out.append(flow_dict("l7", spread(n, i), src, dst, port, direction, verdict, ""))
     out.sort(key=lambda f: str(f["time"]))
     return [{"flow": f, "node_name": f["node_name"], "time": f["time"]} for f in out]
 

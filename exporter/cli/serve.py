@@ -95,6 +95,12 @@ def add_parser(sub: Subparsers) -> None:
     )
     flag("--log.level", dest="log_level", metavar="LEVEL", help="debug, info, warning, error")
     flag(
+        "--metrics.exposure-info-limit",
+        dest="metrics_exposure_info_limit",
+        metavar="N",
+        help="netfence_exposure_info series per cluster (default 10000)",
+    )
+    flag(
         "--network-plugin",
         dest="network_plugin",
         choices=("auto", "cilium", "calico", "generic"),
@@ -133,6 +139,18 @@ def add_parser(sub: Subparsers) -> None:
         dest="flows_top_n",
         metavar="N",
         help="workloads and policies per namespace with their own label (default 20)",
+    )
+    flag(
+        "--flows.max-namespaces",
+        dest="flows_max_namespaces",
+        metavar="N",
+        help="enforcing namespaces with their own label; the rest is _other (default 2000)",
+    )
+    flag(
+        "--flows.matrix-top-n",
+        dest="flows_matrix_top_n",
+        metavar="N",
+        help="namespace pairs with both names in the flow matrix (default 500)",
     )
     flag(
         "--flows.policy-unused-window",

@@ -26,12 +26,17 @@ ready:
 log:
   level: info                      # --log.level
 intent: intent.yaml                # --intent: teams, guardrails, baseline (docs/intent.md)
+metrics:
+  exposure_info_limit: 10000       # --metrics.exposure-info-limit: netfence_exposure_info
+                                   #   series per cluster (docs/metrics.md, Bounds)
 network_plugin: auto               # --network-plugin: cilium | calico | generic | auto
                                    #   (auto: a live cluster's CRDs, else the policy kinds)
 flows:                             # Hubble verdict counts (docs/hubble.md)
   shard: "0"                       # --flows.shard: this consumer's label when a cluster's
                                    #   flows are split across processes
   top_n: 20                        # --flows.top-n: workloads/policies per namespace
+  max_namespaces: 2000             # --flows.max-namespaces: the rest is namespace="_other"
+  matrix_top_n: 500                # --flows.matrix-top-n: namespace pairs in the matrix
   unused_window: 30d               # --flows.unused-window: exposure unused for this long
   policy_unused_window: 90d        # --flows.policy-unused-window: policy unused this long
   flush_interval: 1m               # --flows.flush-interval: roll-ups to the store

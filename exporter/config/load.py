@@ -44,6 +44,7 @@ _SECTION_KEYS = {
     "scan": {f.name for f in fields(ScanSettings)},
     "ready": {"grace"},
     "log": {"level"},
+    "metrics": {"exposure_info_limit"},
     "flows": {f.name for f in fields(FlowSettings)},
     "reports": {f.name for f in fields(ReportSettings)},
 }
@@ -65,7 +66,7 @@ def load_config(
     for key in sorted(set(file) - _TOP_KEYS):
         problems.append(f"config: unknown key {key!r}")
     sections: dict[str, dict[str, Any]] = {}
-    for section in ("web", "store", "scan", "ready", "log", "flows", "reports"):
+    for section in ("web", "store", "scan", "ready", "log", "metrics", "flows", "reports"):
         value = file.get(section) or {}
         if not isinstance(value, dict):
             problems.append(f"config: {section} must be a mapping")
@@ -118,9 +119,18 @@ def load_config(
     )
     ready_grace = pick("ready_grace", "ready", "grace", DEFAULT_READY_GRACE, parse_duration)
     level = pick("log_level", "log", "level", DEFAULT_LOG_LEVEL, log_level)
+    info_limit = pick(
+        "metrics_exposure_info_limit", "metrics", "exposure_info_limit", 10_000, count
+    )
     flows = FlowSettings(
         shard=pick("flows_shard", "flows", "shard", flows.shard, shard),
         top_n=pick("flows_top_n", "flows", "top_n", flows.top_n, positive_int),
+        max_namespaces=pick(
+            "flows_max_namespaces", "flows", "max_namespaces", flows.max_namespaces, positive_int
+        ),
+        matrix_top_n=pick(
+            "flows_matrix_top_n", "flows", "matrix_top_n", flows.matrix_top_n, positive_int
+        ),
         unused_window=pick(
             "flows_unused_window", "flows", "unused_window", flows.unused_window, parse_duration
         ),
@@ -163,6 +173,7 @@ def load_config(
         scan=scan,
         ready_grace=ready_grace,
         log_level=level,
+        exposure_info_limit=info_limit,
         network_plugin=plugin,
         flows=flows,
         intent=loaded_intent,

@@ -109,6 +109,10 @@ class FlowSettings:
     """This consumer's label when a cluster's flows are split across processes."""
     top_n: int = DEFAULT_TOP_N
     """Workloads and policies per namespace with their own label; the rest is `other`."""
+    max_namespaces: int = 2000
+    """Enforcing namespaces with their own label; the rest is `_other` (docs/metrics.md)."""
+    matrix_top_n: int = 500
+    """Namespace pairs of the flow matrix with both names; beyond them the peer is `_other`."""
     unused_window: float = 30 * 86400.0
     """Seconds: a permitted exposure no admitted connection used for this long is unused."""
     flush_interval: float = 60.0
@@ -145,6 +149,8 @@ class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     ready_grace: float = DEFAULT_READY_GRACE
     log_level: str = DEFAULT_LOG_LEVEL
+    exposure_info_limit: int = 10_000
+    """`netfence_exposure_info` series per cluster (docs/metrics.md, Bounds)."""
     network_plugin: str | None = None
     """cilium | calico | generic for every cluster; None (`auto`): live clusters from
     their installed CRDs, manifests from the policy kinds present."""

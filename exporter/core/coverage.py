@@ -147,6 +147,7 @@ def coverage_findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> li
                         f"Namespace {ns.name}",
                         f"{direction} default-deny by {', '.join(genuine)} is undone by "
                         f"{', '.join(side.opened_by)}, which admits every peer on every port",
+                        direction=str(direction),
                     )
                 )
             if not side.default_deny and not side.opened_by:
@@ -157,6 +158,7 @@ def coverage_findings(engine: Engine, namespaces: list[NamespaceCoverage]) -> li
                         ns.name,
                         f"Namespace {ns.name}",
                         f"no {direction} default-deny: {side.reason}",
+                        direction=str(direction),
                     )
                 )
     for policy in engine.snapshot.policies:
@@ -221,6 +223,7 @@ def _api_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     f"never match pods (and by default not nodes): "
                     f"{', '.join(str(b) for b in blocks)} admits only addresses outside the "
                     "cluster",
+                    direction=str(rule.direction),
                 )
 
 
@@ -250,6 +253,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     obj,
                     f"{obj} has {direction} rules but policyTypes lacks "
                     f"{direction.value.capitalize()}: they have no effect",
+                    direction=str(direction),
                 )
             continue
         for rule in policy.rules(direction):
@@ -261,6 +265,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
                     obj,
                     f"{obj} {direction} rule #{rule.index} admits every peer on every port"
                     + (" for every pod of the namespace" if policy.pod_selector.is_empty else ""),
+                    direction=str(direction),
                 )
             yield from _named_port_findings(engine, policy, rule)
     if (
@@ -277,6 +282,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
             f"{obj} has egress rules and no policyTypes, so it also isolates ingress: "
             f"all ingress to its {engine.selected_pods.get(id(policy), 0)} pods is denied "
             "(set policyTypes: [Egress] if that was not meant)",
+            direction="ingress",
         )
     if policy.declared_empty_egress:
         yield Finding(
@@ -286,6 +292,7 @@ def _policy_findings(engine: Engine, policy: Policy) -> Iterable[Finding]:
             obj,
             f"{obj} declares `egress: []` without policyTypes: egress is NOT isolated "
             "(add policyTypes: [Ingress, Egress] to deny egress)",
+            direction="egress",
         )
 
 
@@ -314,4 +321,5 @@ def _named_port_findings(engine: Engine, policy: Policy, rule: Rule) -> Iterable
                 f"{policy.id} {rule.direction} rule #{rule.index}: named port "
                 f"{match.protocol}/{match.name} matches no container port of the "
                 f"{'selected' if rule.direction is Direction.INGRESS else 'cluster'}'s pods",
+                direction=str(rule.direction),
             )

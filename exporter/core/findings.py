@@ -65,6 +65,8 @@ class Finding:
     namespace: str
     object: str
     message: str
+    direction: str = ""
+    """`ingress` or `egress` where the check has a direction (the metric's label), else ""."""
 
     def to_json(self) -> dict[str, str]:
         return {

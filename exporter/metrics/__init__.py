@@ -5,7 +5,13 @@ from collections.abc import Callable, Sequence
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.registry import Collector
 
-from exporter.metrics.collector import FAMILIES, PREFIX, ClusterMetrics, NetfenceCollector
+from exporter.metrics.collector import (
+    EXPOSURE_INFO_LIMIT,
+    FAMILIES,
+    PREFIX,
+    ClusterMetrics,
+    NetfenceCollector,
+)
 from exporter.metrics.exposition import Exposition
 from exporter.metrics.flows import FlowCollector, FlowMetrics
 from exporter.metrics.http import MetricsServer, WebSettings, make_app
@@ -38,6 +44,7 @@ def exposition(
     provider: Callable[[], Sequence[ClusterMetrics]],
     version: str,
     fresh: Sequence[Collector] = (),
+    exposure_info_limit: int = EXPOSURE_INFO_LIMIT,
 ) -> Exposition:
     """What `/metrics` serves: the netfence families (cached per result) + process_* and
     the `fresh` collectors (e.g. Hubble flow counters), rendered on every scrape."""
@@ -45,4 +52,5 @@ def exposition(
     ProcessCollector(registry=extra)
     for collector in fresh:
         extra.register(collector)
-    return Exposition(NetfenceCollector(provider, version), provider, extra=extra)
+    collector = NetfenceCollector(provider, version, exposure_info_limit)
+    return Exposition(collector, provider, extra=extra)

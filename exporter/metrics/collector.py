@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from exporter.core.coverage import NamespaceCoverage
+from exporter.core.exposure import Category, Exposure
 from exporter.core.findings import Finding
 from exporter.core.intent import IntentReport
 from exporter.core.model import Direction
@@ -58,6 +59,23 @@ class ClusterMetrics:
     """namespace -> category -> permitted exposures the intent declares intended."""
     intended_egress: Mapping[str, int] = field(default_factory=dict)
     """namespace -> workloads whose internet egress the intent declares intended."""
+    exposures: Sequence[Exposure] = ()
+    """Every exposure of the last scan (permitted ones become `netfence_exposure_info`)."""
+    interval: float | None = None
+    """The configured scan interval (seconds), for staleness alerts."""
+
+
+EXPOSURE_INFO_LIMIT = 10_000
+"""Default cap of `netfence_exposure_info` series per cluster (docs/metrics.md)."""
+
+# Which exposures the cap keeps first: the widest audience first.
+_CATEGORY_RANK = {
+    Category.INTERNET: 0,
+    Category.INGRESS: 1,
+    Category.GATEWAY: 2,
+    Category.ALL_NAMESPACES: 3,
+    Category.OTHER_NAMESPACES: 4,
+}
 
 
 # name (without prefix) -> (type, HELP). The single source of the exported families:
@@ -99,7 +117,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "namespace_exposure_known": (
         "gauge",
         "1 if the namespace's exposure and internet egress were verified; 0 if unknown "
-        "(absent netfence_exposed_services)." + _FROM_SCAN,
+        "(absent netfence_exposures)." + _FROM_SCAN,
     ),
     "namespace_unverified_kinds": (
         "gauge",
@@ -115,10 +133,27 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "gauge",
         "Pods of the namespace isolated in the direction by some policy." + _FROM_SCAN,
     ),
-    "exposed_services": (
+    "scan_interval_seconds": (
         "gauge",
-        "Permitted exposures of the namespace's services by category; intended=true: "
-        "declared intended in the intent file." + _FROM_SCAN,
+        "Configured interval between scheduled scans of the cluster (alert on staleness "
+        "relative to it).",
+    ),
+    "exposures": (
+        "gauge",
+        "Permitted exposures of the namespace's objects (Services, and workloads with "
+        "hostNetwork/hostPort) by category; intended=true: declared intended in the intent "
+        "file. Categories overlap: all_namespaces is a subset of other_namespaces and one "
+        "object can be in several, so never sum across exposure." + _FROM_SCAN,
+    ),
+    "exposure_info": (
+        "gauge",
+        "1 for each permitted exposure of an object, by category; capped per cluster "
+        "(widest categories kept first), see netfence_exposure_info_dropped." + _FROM_SCAN,
+    ),
+    "exposure_info_dropped": (
+        "gauge",
+        "Permitted exposures left out of netfence_exposure_info by its per-cluster cap in "
+        "the last scan (0 when complete)." + _FROM_SCAN,
     ),
     "internet_egress_workloads": (
         "gauge",
@@ -126,7 +161,12 @@ FAMILIES: dict[str, tuple[str, str]] = {
         "declared intended in the intent file." + _FROM_SCAN,
     ),
     "policies": ("gauge", "Policy objects by namespace and kind." + _FROM_SCAN),
-    "findings": ("gauge", "Findings by namespace, check and severity." + _FROM_SCAN),
+    "findings": (
+        "gauge",
+        "Findings by namespace, check, severity and direction (empty when the check has "
+        "none). Every namespace has a series (0) for each check, severity and direction "
+        "found anywhere in the cluster." + _FROM_SCAN,
+    ),
     **INTENT_FAMILIES,
 }
 
@@ -136,9 +176,15 @@ def _gauge(name: str, labels: Sequence[str]) -> GaugeMetricFamily:
 
 
 class NetfenceCollector(Collector):
-    def __init__(self, provider: Callable[[], Sequence[ClusterMetrics]], version: str) -> None:
+    def __init__(
+        self,
+        provider: Callable[[], Sequence[ClusterMetrics]],
+        version: str,
+        exposure_info_limit: int = EXPOSURE_INFO_LIMIT,
+    ) -> None:
         self._provider = provider
         self._version = version
+        self._exposure_info_limit = exposure_info_limit
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # families depend on data; nothing to check at registration
@@ -154,6 +200,7 @@ class NetfenceCollector(Collector):
         success = _gauge("scan_success", ["cluster"])
         timestamp = _gauge("scan_timestamp_seconds", ["cluster"])
         duration = _gauge("scan_duration_seconds", ["cluster"])
+        interval = _gauge("scan_interval_seconds", ["cluster"])
         errors = CounterMetricFamily(
             PREFIX + "scan_errors", FAMILIES["scan_errors_total"][1], labels=["cluster", "stage"]
         )
@@ -168,10 +215,12 @@ class NetfenceCollector(Collector):
         default_deny = _gauge("namespace_default_deny", ["cluster", "namespace", "direction"])
         pods = _gauge("namespace_pods", ["cluster", "namespace"])
         isolated = _gauge("namespace_isolated_pods", ["cluster", "namespace", "direction"])
-        exposed = _gauge("exposed_services", ["cluster", "namespace", "exposure", "intended"])
+        exposed = _gauge("exposures", ["cluster", "namespace", "exposure", "intended"])
+        info = _gauge("exposure_info", ["cluster", "namespace", "object", "kind", "exposure"])
+        info_dropped = _gauge("exposure_info_dropped", ["cluster"])
         egress = _gauge("internet_egress_workloads", ["cluster", "namespace", "intended"])
         policies = _gauge("policies", ["cluster", "namespace", "kind"])
-        findings = _gauge("findings", ["cluster", "namespace", "check", "severity"])
+        findings = _gauge("findings", ["cluster", "namespace", "check", "severity", "direction"])
 
         directions = [(d, str(d)) for d in Direction]
         for r in results:
@@ -184,6 +233,8 @@ class NetfenceCollector(Collector):
                 timestamp.add_metric([c], r.timestamp)
             if r.duration is not None:
                 duration.add_metric([c], r.duration)
+            if r.interval is not None:
+                interval.add_metric([c], r.interval)
             for stage, count in sorted(r.errors.items()):
                 errors.add_metric([c, stage], count)
             if r.timestamp is None:
@@ -205,30 +256,57 @@ class NetfenceCollector(Collector):
             for ns_name, gaps in sorted(r.unknown_exposure.items()):
                 for kind, reason in sorted(set(gaps)):
                     unverified.add_metric([c, ns_name, kind, reason], 1)
-            for ns_name, by_category in sorted(r.exposure.items()):
+            # Every namespace gets every per-namespace family, zeros included, so that
+            # `count(x == 0)` and `x == 0` joins are right (kube-state-metrics does the same);
+            # except where the answer is unknown: no value rather than a guessed 0.
+            names = [ns.name for ns in r.namespaces]
+            categories = [str(cat) for cat in Category]
+            for ns_name in _with_extra(names, r.exposure):
                 if ns_name in r.unknown_exposure:
                     continue
+                by_category = r.exposure.get(ns_name, {})
                 meant = r.intended_exposure.get(ns_name, {})
-                for category, count in sorted(by_category.items()):
-                    n = meant.get(category, 0)
+                for category in _with_extra(categories, by_category):
+                    count, n = by_category.get(category, 0), meant.get(category, 0)
                     exposed.add_metric([c, ns_name, category, "false"], count - n)
                     exposed.add_metric([c, ns_name, category, "true"], n)
-            for ns_name, count in sorted(r.internet_egress_workloads.items()):
+            for ns_name in _with_extra(names, r.internet_egress_workloads):
                 if ns_name in r.unknown_exposure:
                     continue
+                count = r.internet_egress_workloads.get(ns_name, 0)
                 n = r.intended_egress.get(ns_name, 0)
                 egress.add_metric([c, ns_name, "false"], count - n)
                 egress.add_metric([c, ns_name, "true"], n)
-            for (ns_name, kind), count in sorted(r.policies_by_kind.items()):
-                policies.add_metric([c, ns_name, kind], count)
-            counted = Counter((f.namespace, str(f.check), str(f.severity)) for f in r.findings)
-            for (ns_name, check, severity), count in sorted(counted.items()):
-                findings.add_metric([c, ns_name, check, severity], count)
+            listed = set(names)
+            by_kind = r.policies_by_kind
+            kinds = sorted({"NetworkPolicy"} | {k for (n, k) in by_kind if n})
+            for ns_name in names:
+                for kind in kinds:
+                    policies.add_metric([c, ns_name, kind], by_kind.get((ns_name, kind), 0))
+            for (ns_name, kind), count in sorted(by_kind.items()):
+                if ns_name not in listed:  # cluster-scoped ("") or not in the namespace list
+                    policies.add_metric([c, ns_name, kind], count)
+            counted = Counter(
+                (f.namespace, str(f.check), str(f.severity), f.direction) for f in r.findings
+            )
+            combos = sorted({k[1:] for k in counted if k[0]})
+            for ns_name in names:
+                for combo in combos:
+                    findings.add_metric([c, ns_name, *combo], counted.get((ns_name, *combo), 0))
+            for key, count in sorted(counted.items()):
+                if key[0] not in listed:  # cluster-scoped ("") or not in the namespace list
+                    findings.add_metric([c, *key], count)
+            verified = [e for e in r.exposures if e.namespace not in r.unknown_exposure]
+            kept, dropped = _exposure_info(verified, self._exposure_info_limit)
+            for labels in kept:
+                info.add_metric([c, *labels], 1)
+            info_dropped.add_metric([c], dropped)
         yield from (
             success,
             state,
             timestamp,
             duration,
+            interval,
             errors,
             unreadable,
             namespaces,
@@ -239,8 +317,30 @@ class NetfenceCollector(Collector):
             pods,
             isolated,
             exposed,
+            info,
+            info_dropped,
             egress,
             policies,
             findings,
         )
         yield from intent_families(results)
+
+
+def _with_extra(names: Sequence[str], data: Mapping[str, object]) -> list[str]:
+    """`names` in order, then any key of `data` they lack (sorted): nothing is dropped."""
+    known = set(names)
+    return [*names, *sorted(k for k in data if k not in known)]
+
+
+def _exposure_info(
+    exposures: Sequence[Exposure], limit: int
+) -> tuple[list[tuple[str, str, str, str]], int]:
+    """(namespace, object, kind, exposure) of the permitted exposures, the widest
+    categories first, at most `limit`; and how many the cap left out."""
+    rows = sorted(
+        {(e.namespace, e.name, e.kind, e.category) for e in exposures if e.permitted},
+        key=lambda r: (_CATEGORY_RANK.get(r[3], 9), r[0], r[1], r[2]),
+    )
+    kept = [(ns, name, kind, str(cat)) for ns, name, kind, cat in rows[: max(limit, 0)]]
+    kept.sort()
+    return kept, len(rows) - len(kept)

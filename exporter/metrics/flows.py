@@ -83,6 +83,17 @@ FLOW_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         (),
     ),
     "hubble_up": ("gauge", "1 while the Hubble Relay stream of the cluster is up.", ()),
+    "hubble_events_total": (
+        "counter",
+        "Events the flow consumer read from Relay or replayed files (counted or ignored).",
+        (),
+    ),
+    "hubble_last_event_timestamp_seconds": (
+        "gauge",
+        "Time of the newest event read from the Relay stream (the consumer's lag is "
+        "time() minus this).",
+        (),
+    ),
     "unused_exposures": (
         "gauge",
         "Permitted exposures (last scan) that no admitted connection used in the "
@@ -142,6 +153,8 @@ class FlowMetrics:
     observed_since: float | None = None
     decode_errors: int = 0
     """Events (replayed lines) that could not be decoded, since the process started."""
+    last_event: float | None = None
+    """Time of the newest event of the Relay stream; None before one (or replay only)."""
 
 
 def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
@@ -189,4 +202,7 @@ class FlowCollector(Collector):
             fams["hubble_decode_errors_total"].add_metric(base, m.decode_errors)
             if m.up is not None:
                 fams["hubble_up"].add_metric(base, 1 if m.up else 0)
+            fams["hubble_events_total"].add_metric(base, s.flows + s.ignored)
+            if m.last_event is not None:
+                fams["hubble_last_event_timestamp_seconds"].add_metric(base, m.last_event)
         yield from fams.values()

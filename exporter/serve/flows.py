@@ -92,6 +92,8 @@ class FlowConsumer:
                 cluster,
                 shard=settings.shard,
                 top_n=settings.top_n,
+                max_namespaces=settings.max_namespaces,
+                matrix_top_n=settings.matrix_top_n,
                 namespace_ttl_seconds=settings.namespace_ttl,
             )
         )
@@ -303,4 +305,9 @@ class FlowConsumer:
             unused_policies=unused,
             observed_since=None if self._observed_since is None else float(self._observed_since),
             decode_errors=self.decode_errors,
+            last_event=self._last_event(),
         )
+
+    def _last_event(self) -> float | None:
+        window = self.stream.handler.window if self.stream is not None else None
+        return float(window.newest) if window is not None and window.newest else None

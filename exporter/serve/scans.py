@@ -144,7 +144,12 @@ class Scanner:
         self._states: dict[str, _State] = {
             name: _State(
                 errors=dict.fromkeys(STAGES, 0),
-                metrics=ClusterMetrics(name, success=False, errors=dict.fromkeys(STAGES, 0)),
+                metrics=ClusterMetrics(
+                    name,
+                    success=False,
+                    errors=dict.fromkeys(STAGES, 0),
+                    interval=scan_interval or None,
+                ),
             )
             for name in self.clusters
         }
@@ -203,7 +208,11 @@ class Scanner:
         metrics = new.metrics
         if metrics is not None:
             metrics = dataclasses.replace(
-                metrics, success=new.success, duration=new.duration, errors=new.errors
+                metrics,
+                success=new.success,
+                duration=new.duration,
+                errors=new.errors,
+                interval=self._scan_interval or None,
             )
         self._states[cluster] = dataclasses.replace(new, metrics=metrics)
 
@@ -280,6 +289,7 @@ class Scanner:
             errors = Counter(state.errors)
             errors.update(stages)
             metrics = _cluster_metrics(result, dict(errors))
+            metrics = dataclasses.replace(metrics, interval=self._scan_interval or None)
             self._states[name] = dataclasses.replace(
                 state,
                 attempted=True,
@@ -379,6 +389,7 @@ def _cluster_metrics(result: ScanResult, errors: Mapping[str, int]) -> ClusterMe
         intended_egress=(
             report.intent.intended_egress_counts(report.internet_egress) if report.intent else {}
         ),
+        exposures=tuple(report.exposures),
     )
 
 

@@ -63,7 +63,9 @@ class Server:
             *([FlowCollector(self._flow_metrics)] if self.flows else []),
             *([ReportCollector(self._report_success)] if self.reports else []),
         ]
-        self.exposition = exposition(self.scanner.metrics, __version__, fresh)
+        self.exposition = exposition(
+            self.scanner.metrics, __version__, fresh, config.exposure_info_limit
+        )
         self.scanner.on_change = self.exposition.warm
         self.scanner.on_scan = self._after_scan
         self.scanner.findings_hook = self._flow_findings

@@ -144,7 +144,7 @@ def test_defaults_least_privilege_hardened_pod_valid_args(chart: Helm) -> None:
     assert set(kinds) == {
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
         "PersistentVolumeClaim", "NetworkPolicy",
-    }  # fmt: skip
+    } | ({"ConfigMap"} if _shipped_dashboards() else set())  # fmt: skip
     # RBAC: exactly the kinds the live source reads, read-only, never Secrets
     (role,) = kinds["ClusterRole"]
     granted = {
@@ -305,7 +305,9 @@ def test_many_clusters_from_a_config_file_and_a_kubeconfig_secret(
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert volumes["kubeconfig"]["secret"]["secretName"] == "netfence-kubeconfigs"
     assert mounts["kubeconfig"] == "/etc/netfence/kubeconfig"
-    (config_map,) = by_kind(objects)["ConfigMap"]
+    (config_map,) = [
+        c for c in by_kind(objects)["ConfigMap"] if c["metadata"]["name"] == "nf-netfence"
+    ]
     assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
     args = vars(build_parser().parse_args(container["args"]))
     assert args["config_file"] == f"{mounts['config']}/netfence.yaml"

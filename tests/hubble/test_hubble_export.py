@@ -38,6 +38,7 @@ def test_collector_exports_every_family_with_cluster_and_shard() -> None:
         policy_last_used={("shop", "shop/cart-from-web"): T0 + 3600.0},
         unused_policies={("shop",): 0},
         observed_since=float(T0),
+        last_event=T0,
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlowCollector(lambda: [metrics]))
@@ -65,6 +66,8 @@ def test_collector_exports_every_family_with_cluster_and_shard() -> None:
     assert value("netfence_policy_verdicts", verdict="forwarded") == 1
     assert value("netfence_hubble_lost_events", source="hubble_ring_buffer") == 4
     assert value("netfence_policy_allowed_flows", policy="shop/cart-from-web") == 1
+    assert value("netfence_hubble_events") == 4  # 2 connections, 1 drop, 1 L7 request
+    assert value("netfence_hubble_last_event_timestamp_seconds") == T0
     assert value("netfence_hubble_up") == 1
     assert value("netfence_unused_exposures", exposure="internet") == 1
 

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import ClusterConfig
 from exporter.core.coverage import DirectionCoverage, NamespaceCoverage
+from exporter.core.exposure import Category, Exposure
 from exporter.core.findings import Check, Finding, Severity
 from exporter.core.flows import DEFAULT_DENY, Aggregator, FlowsConfig
 from exporter.core.intent import (
@@ -34,6 +35,7 @@ from exporter.core.intent import (
     Violation,
 )
 from exporter.core.intent.schema import GuardrailException
+from exporter.core.ports import NONE
 from exporter.metrics import (
     FAMILIES,
     PREFIX,
@@ -103,6 +105,8 @@ FULL = ClusterMetrics(
     internet_egress_workloads={"shop": 3},
     policies_by_kind={("shop", "NetworkPolicy"): 5, ("", "GlobalNetworkPolicy"): 1},
     unreadable_kinds=("cilium.io/CiliumNetworkPolicy",),
+    exposures=(Exposure("shop", "web", "Service", Category.INTERNET, True, True, NONE, (), ()),),
+    interval=60.0,
     intent=_intent_report(),
     intended_exposure={"shop": {"internet": 1}},
     intended_egress={"shop": 2},
@@ -155,7 +159,8 @@ def _flow_render() -> str:
     agg.lost(1, 1)
     flows = FlowMetrics(agg.snapshot(1_700_000_000), True, {("shop", "ingress"): 1},
                         {("shop", "ingress"): 0}, {("shop", "other"): 3},
-                        {("shop", "shop/p"): 1.0}, {("shop",): 1}, 1.0)  # fmt: skip
+                        {("shop", "shop/p"): 1.0}, {("shop",): 1}, 1.0,
+                        last_event=1_700_000_000)  # fmt: skip
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FlowCollector(lambda: [flows]))
     return generate_latest(registry).decode()
@@ -203,11 +208,11 @@ def test_values_follow_the_result() -> None:
     assert value("netfence_namespace_default_deny", namespace="shop", direction="ingress") == 1
     assert value("netfence_namespace_default_deny", namespace="shop", direction="egress") == 0
     assert value("netfence_namespace_isolated_pods", namespace="shop", direction="egress") == 1
-    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+    assert value("netfence_exposures", namespace="shop", exposure="internet",
                  intended="false") == 1  # fmt: skip
-    assert value("netfence_exposed_services", namespace="shop", exposure="internet",
+    assert value("netfence_exposures", namespace="shop", exposure="internet",
                  intended="true") == 1  # fmt: skip
-    assert value("netfence_exposed_services", namespace="shop", exposure="ingress",
+    assert value("netfence_exposures", namespace="shop", exposure="ingress",
                  intended="true") == 0  # fmt: skip
     assert value("netfence_internet_egress_workloads", namespace="shop", intended="false") == 1
     assert value("netfence_internet_egress_workloads", namespace="shop", intended="true") == 2
@@ -226,7 +231,7 @@ def test_values_follow_the_result() -> None:
 
 def test_help_says_values_come_from_the_last_scheduled_scan() -> None:
     text = _render(FULL)
-    for name in ("namespace_default_deny", "findings", "policies", "exposed_services"):
+    for name in ("namespace_default_deny", "findings", "policies", "exposures", "exposure_info"):
         (help_line,) = [ln for ln in text.splitlines() if ln.startswith(f"# HELP {PREFIX}{name} ")]
         assert "last scheduled scan" in help_line
 
@@ -385,7 +390,7 @@ def test_unknown_answers_are_absent_not_zero() -> None:
     for name in (
         "netfence_namespace_default_deny",
         "netfence_namespace_isolated_pods",
-        "netfence_exposed_services",
+        "netfence_exposures",
         "netfence_internet_egress_workloads",
     ):
         namespaces = {dict(k)["namespace"] for k in series(name)}

@@ -18,7 +18,7 @@ CONTRACT = {
     "netfence_namespace_default_deny",
     "netfence_namespace_pods",
     "netfence_namespace_isolated_pods",
-    "netfence_exposed_services",
+    "netfence_exposures",
     "netfence_internet_egress_workloads",
     "netfence_policies",
     "netfence_findings",

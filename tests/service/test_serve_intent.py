@@ -160,12 +160,10 @@ def test_a_real_prometheus_answers_the_intent_queries(served: str, tmp_path: Pat
         ]
         assert float(query("count(netfence_baseline_drift == 0)")[0]["value"][1]) == 24
         # Intended exposures: a one-line query for the unintended ones.
-        intended = by(
-            'sum by (namespace) (netfence_exposed_services{intended="true"})', "namespace"
-        )
+        intended = by('sum by (namespace) (netfence_exposures{intended="true"})', "namespace")
         assert {ns: n for ns, n in intended.items() if n} == {"kube-system": 1, "ingress-nginx": 1}
-        total = query("sum(netfence_exposed_services)")[0]["value"][1]
-        unintended = query('sum(netfence_exposed_services{intended="false"})')[0]["value"][1]
+        total = query("sum(netfence_exposures)")[0]["value"][1]
+        unintended = query('sum(netfence_exposures{intended="false"})')[0]["value"][1]
         assert float(total) - float(unintended) == 2
     finally:
         prom.terminate()

@@ -79,7 +79,7 @@ def test_forbidden_network_policies_make_every_namespace_unknown(tmp_path: Path)
     # Before: netfence_namespace_default_deny 0 everywhere and netfence_scan_success 1.
     assert "netfence_namespace_default_deny" not in series
     assert "netfence_namespace_isolated_pods" not in series
-    assert "netfence_exposed_services" not in series
+    assert "netfence_exposures" not in series
     assert "netfence_internet_egress_workloads" not in series
     assert series["netfence_namespace_coverage_known"] == {"namespace=pay": 0, "namespace=shop": 0}
     assert series["netfence_namespace_unverified_kinds"] == {
@@ -149,7 +149,7 @@ def test_a_refused_exposure_kind_hides_exposure_only(tmp_path: Path) -> None:
         result, series = _scan(tmp_path, api)
     assert series["netfence_namespace_coverage_known"] == {"namespace=pay": 1, "namespace=shop": 1}
     assert series["netfence_namespace_exposure_known"] == {"namespace=pay": 0, "namespace=shop": 0}
-    assert "netfence_exposed_services" not in series
+    assert "netfence_exposures" not in series
     assert series["netfence_namespace_default_deny"]["direction=ingress,namespace=shop"] == 1
     assert str(result.report.state) == "degraded"
 

@@ -38,6 +38,7 @@ class ExposureFindings(Admissions):
                                 policy.id,
                                 f"{policy.id} egress rule #{rule.index} allows "
                                 "every port to every address (ipBlock /0)",
+                                direction="egress",
                             )
                         )
             if Direction.INGRESS in policy.isolates:
@@ -59,6 +60,7 @@ class ExposureFindings(Admissions):
                             f"{workload_names(cls)} in sensitive namespace {name} admits "
                             f"every namespace on {every.ports} "
                             f"({', '.join(every.objects) or 'not isolated'})",
+                            direction="ingress",
                         )
                     )
         return found
@@ -101,5 +103,6 @@ class ExposureFindings(Admissions):
                     policy.id,
                     f"{policy.id} ingress rule #{rule.index} admits every namespace to database "
                     f"port(s) {', '.join(map(str, sorted(hits)))}",
+                    direction="ingress",
                 )
         return None

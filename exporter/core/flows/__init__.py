@@ -20,8 +20,14 @@ Semantics (docs/hubble.md):
   isolate the endpoint, which `netfence explain --to NS/WORKLOAD` lists), "" for
   other verdicts (allowing policies are not read: only denials are attributed).
 - Label cardinality is bounded: per namespace only the top N workloads and policies
-  (by flows so far) get their own label; the rest is counted under `other`. Admission is
-  sticky and counters stay monotonic (what was counted under `other` stays there).
+  (by flows so far) get their own label; the rest is counted under `other`. Namespaces
+  are bounded the same way: the `max_namespaces` busiest enforcing namespaces get their
+  own label, the rest is counted under `_other` (not a valid namespace name, so it never
+  collides with one), with `other` workloads and policies. In the cross-namespace matrix
+  the `matrix_top_n` busiest namespace pairs keep both names; beyond them the peer
+  namespace becomes `_other` (reserved peers such as `reserved:world` are few and always
+  kept). Admission is sticky and counters stay monotonic (what was counted under
+  `other` / `_other` stays there).
 
 Modules: vocabulary.py (event types, verdicts, reasons, reserved peers), aggregator.py
 (Aggregator, FlowSnapshot, RollupRow), joins.py (with the static scan), resume.py
@@ -66,6 +72,7 @@ from exporter.core.flows.vocabulary import (
     LOST_EVENT_SOURCES,
     MATCH_ALL,
     OTHER,
+    OTHER_NAMESPACE,
     VERDICTS,
     pod_workload,
     reserved_peer,
@@ -90,6 +97,7 @@ __all__ = [
     "MATRIX_LABELS",
     "MAX_POLICIES",
     "OTHER",
+    "OTHER_NAMESPACE",
     "POLICY_VERDICTS_LABELS",
     "VERDICTS",
     "WORKLOAD_VERDICTS_LABELS",

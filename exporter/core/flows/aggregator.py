@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from exporter.core.flows.vocabulary import (
     AUDIT,
@@ -21,6 +22,7 @@ from exporter.core.flows.vocabulary import (
     LOST_EVENT_SOURCES,
     MATCH_ALL,
     OTHER,
+    OTHER_NAMESPACE,
     VERDICTS,
 )
 
@@ -47,6 +49,11 @@ class FlowsConfig:
     """Label of this consumer process when a cluster's stream is split (docs/hubble.md)."""
     top_n: int = DEFAULT_TOP_N
     """Workloads and policies per namespace with their own label; the rest is `other`."""
+    max_namespaces: int = 2000
+    """Enforcing namespaces with their own label; the rest is `_other` (docs/metrics.md)."""
+    matrix_top_n: int = 500
+    """Namespace pairs of `namespace_flows_total` with both names; beyond them the peer
+    namespace is `_other`."""
     namespace_ttl_seconds: float = DEFAULT_NAMESPACE_TTL_SECONDS
     """Series of a namespace without flows for this long are dropped."""
     rollup_grace_seconds: float = 300.0
@@ -191,6 +198,8 @@ class Aggregator:
         self._forget: set[str] = set()
         self._admitted_workloads: dict[str, set[str]] = {}
         self._admitted_policies: dict[str, set[str]] = {}
+        self._admitted_namespaces: set[str] = set()
+        self._admitted_pairs: set[tuple[str, str]] = set()
         self._bounded: dict[str, _Bounded] = {}
 
     # -- hot path (consumer thread) ------------------------------------------------------
@@ -333,6 +342,10 @@ class Aggregator:
         self._signals = {k: v for k, v in self._signals.items() if k[1] not in namespaces}
         self._policy_use = {k: v for k, v in self._policy_use.items() if k[0] not in namespaces}
         with self._snap_lock:
+            self._admitted_namespaces -= namespaces
+            self._admitted_pairs = {
+                p for p in self._admitted_pairs if p[0] not in namespaces and p[1] not in namespaces
+            }
             for ns in namespaces:
                 self._ns_seen.pop(ns, None)
                 self._ns_counts.pop(ns, None)
@@ -404,9 +417,13 @@ class Aggregator:
         ns_counts: dict[str, int] = {}
         wl_counts: dict[str, dict[str, int]] = {}
         pol_counts: dict[str, dict[str, int]] = {}
+        pair_counts: dict[tuple[str, str], int] = {}
         for key, n in merged.items():
             ns, wl, attribution = key[2], key[3], key[7]
             ns_counts[ns] = ns_counts.get(ns, 0) + n
+            if key[0] == EVENT_POLICY_VERDICT and not key[8].startswith("reserved:"):
+                pair = (key[8], ns) if key[4] == INGRESS else (ns, key[8])
+                pair_counts[pair] = pair_counts.get(pair, 0) + n
             per = wl_counts.setdefault(ns, {})
             per[wl] = per.get(wl, 0) + n
             if key[0] == EVENT_POLICY_VERDICT and attribution and attribution != DEFAULT_DENY:
@@ -418,22 +435,43 @@ class Aggregator:
                 self._ns_seen[ns] = now
             elif ns not in self._ns_seen:
                 self._ns_seen[ns] = now
+        admitted_ns = self._admitted_namespaces
+        _admit_top(admitted_ns, ns_counts, self.config.max_namespaces)
+        _admit_top(
+            self._admitted_pairs,
+            {p: n for p, n in pair_counts.items() if p[0] in admitted_ns or p[1] in admitted_ns},
+            self.config.matrix_top_n,
+        )
         _admit(self._admitted_workloads, wl_counts, top_n)
         _admit(self._admitted_policies, pol_counts, top_n)
 
+        def ns_label(ns: str) -> str:
+            return ns if ns in admitted_ns else OTHER_NAMESPACE
+
         def wl_label(ns: str, wl: str) -> str:
-            return wl if not wl or wl in self._admitted_workloads.get(ns, ()) else OTHER
+            if not wl or (ns in admitted_ns and wl in self._admitted_workloads.get(ns, ())):
+                return wl
+            return OTHER
 
         def pol_label(ns: str, pol: str) -> str:
-            if not pol or pol == DEFAULT_DENY or pol in self._admitted_policies.get(ns, ()):
+            if not pol or pol == DEFAULT_DENY:
+                return pol
+            if ns in admitted_ns and pol in self._admitted_policies.get(ns, ()):
                 return pol
             return OTHER
+
+        def peer_label(pair: tuple[str, str], peer: str) -> str:
+            if peer.startswith("reserved:") or pair in self._admitted_pairs:
+                return peer
+            return OTHER_NAMESPACE
 
         b = self._bounded
         denied_b = b.setdefault("denied", _Bounded())
         wv_b = b.setdefault("workload_verdicts", _Bounded())
         dp_b = b.setdefault("dropped_packets", _Bounded())
         l7_b = b.setdefault("l7", _Bounded())
+        pv_b = b.setdefault("policy_verdicts", _Bounded())
+        matrix_b = b.setdefault("matrix", _Bounded())
         policy_verdicts: dict[Labels, int] = {}
         denied: dict[Labels, int] = {}
         workload_verdicts: dict[Labels, int] = {}
@@ -446,35 +484,50 @@ class Aggregator:
             flows += n
             dname = DIRECTIONS.get(direction, "unknown")
             vname = VERDICTS.get(verdict, str(verdict))
+            nsl = ns_label(ns)
             if kind == EVENT_POLICY_VERDICT:
-                pv = (ns, dname, vname)
-                policy_verdicts[pv] = policy_verdicts.get(pv, 0) + n
+                pv_b.add(policy_verdicts, key, (nsl, dname, vname), n)
                 pol = pol_label(ns, attribution)
                 if verdict == DROPPED:
                     reason = DROP_REASONS.get(detail, str(detail))
-                    denied_b.add(denied, key, (ns, dname, reason, pol), n)
-                wv_b.add(workload_verdicts, key, (ns, wl_label(ns, wl), dname, vname, pol), n)
-                src, dst = (peer, ns) if direction == INGRESS else (ns, peer)
-                mk = (src, dst, dname, vname)
-                matrix[mk] = matrix.get(mk, 0) + n
+                    denied_b.add(denied, key, (nsl, dname, reason, pol), n)
+                wv_b.add(workload_verdicts, key, (nsl, wl_label(ns, wl), dname, vname, pol), n)
+                if direction == INGRESS:
+                    mk = (peer_label((peer, ns), peer), nsl, dname, vname)
+                else:
+                    mk = (nsl, peer_label((ns, peer), peer), dname, vname)
+                matrix_b.add(matrix, key, mk, n)
             elif kind == EVENT_DROP:
                 reason = DROP_REASONS.get(detail, str(detail))
-                dp_b.add(dropped, key, (ns, wl_label(ns, wl), dname, reason), n)
+                dp_b.add(dropped, key, (nsl, wl_label(ns, wl), dname, reason), n)
             else:
-                l7_b.add(l7, key, (ns, wl_label(ns, wl), dname, vname, attribution), n)
+                l7_b.add(l7, key, (nsl, wl_label(ns, wl), dname, vname, attribution), n)
         return FlowSnapshot(
             cluster=self.config.cluster,
             shard=self.config.shard,
-            policy_verdicts=policy_verdicts,
+            policy_verdicts=pv_b.finish(policy_verdicts),
             denied=denied_b.finish(denied),
             workload_verdicts=wv_b.finish(workload_verdicts),
             dropped_packets=dp_b.finish(dropped),
             l7=l7_b.finish(l7),
-            namespace_matrix=matrix,
+            namespace_matrix=matrix_b.finish(matrix),
             lost_events={LOST_EVENT_SOURCES.get(s, str(s)): n for s, n in self._lost.items()},
             flows=flows,
             ignored=self._ignored,
         )
+
+
+_Name = TypeVar("_Name", str, tuple[str, str])
+
+
+def _admit_top(admitted: set[_Name], counts: dict[_Name, int], limit: int) -> None:
+    """Sticky top-N over one set: free slots go to the busiest names not admitted yet."""
+    if len(admitted) >= limit:
+        return
+    for name, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if len(admitted) >= limit:
+            break
+        admitted.add(name)
 
 
 def _admit(admitted: dict[str, set[str]], counts: dict[str, dict[str, int]], top_n: int) -> None:

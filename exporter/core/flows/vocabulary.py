@@ -76,6 +76,8 @@ LOST_EVENT_SOURCES = {
 }
 DEFAULT_DENY = "default-deny"
 OTHER = "other"
+OTHER_NAMESPACE = "_other"
+"""Namespace label of what the namespace bounds leave out (not a valid DNS label)."""
 HOUR = 3600
 
 # Reserved identities (cilium pkg/identity/numericidentity.go) -> peer label value.
