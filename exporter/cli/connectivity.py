@@ -4,7 +4,6 @@ address ranges."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TextIO
 
@@ -13,7 +12,7 @@ from exporter.cli.commands import Command, Subparsers
 from exporter.cli.inputs import read_input
 from exporter.cli.options import exposure_config, manifest_options, plugin_option, progress
 from exporter.cli.output import report_errors
-from exporter.core.connectivity import EndpointFilter
+from exporter.core.connectivity import EndpointFilter, JsonEntries
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -55,10 +54,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     # Streamed a source namespace at a time: the whole list of a large cluster is
     # hundreds of MB, never held at once. The JSON is what dump_json would write.
     if args.output == "json":
+        entry = JsonEntries()
         first = True
         for block in blocks:
-            for c in block:
-                out.write(("[\n  " if first else ",\n  ") + json.dumps(c.to_json()))
+            if block:
+                out.write(("[\n  " if first else ",\n  ") + ",\n  ".join(map(entry, block)))
                 first = False
         out.write("[]\n" if first else "\n]\n")
     else:

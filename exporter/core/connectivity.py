@@ -8,6 +8,7 @@ connections to itself and external-to-external pairs are left out.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +31,30 @@ class Connection:
     def to_json(self) -> dict[str, object]:
         """The `connectivity -o json` entry (docs/json-output.md)."""
         return {"src": self.src, "dst": self.dst, "conns": self.conns.to_json()}
+
+
+class JsonEntries:
+    """`json.dumps(c.to_json())` for many connections, with the JSON of each name and
+    each port set worked out once: the same few thousand names and port sets make up
+    millions of entries, and serialising them one dict at a time was a third of the
+    time `connectivity -o json` took on 2,000 namespaces. The text is byte-identical."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._ports: dict[PortSet, str] = {}
+
+    def __call__(self, c: Connection) -> str:
+        names = self._names
+        src = names.get(c.src)
+        if src is None:
+            src = names[c.src] = json.dumps(c.src)
+        dst = names.get(c.dst)
+        if dst is None:
+            dst = names[c.dst] = json.dumps(c.dst)
+        conns = self._ports.get(c.conns)
+        if conns is None:
+            conns = self._ports[c.conns] = json.dumps(c.conns.to_json())
+        return f'{{"src": {src}, "dst": {dst}, "conns": {conns}}}'
 
 
 def connectivity(engine: Engine, keep: EndpointFilter | None = None) -> list[Connection]:
@@ -55,7 +80,8 @@ def connectivity_blocks(
     position = {ns: i for i, ns in enumerate(order)}
     from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
     external: list[Connection] | None = None
-    block = _Block()
+    ids = _IdCache()
+    block = _Block(ids)
     current = 0
     # A namespace filter also narrows the walk itself (engine.class_connectivity).
     namespaces = set(keep.namespaces) if keep and keep.namespaces else None
@@ -63,7 +89,7 @@ def connectivity_blocks(
         keep.pair if keep else None, sources, outside_first=True, namespaces=namespaces
     ):
         if isinstance(src, AddressRange):
-            for d in _ids(dst):
+            for d in ids(dst):
                 from_ext[d][src] = from_ext[d].get(src, NONE) | ports
             continue
         if external is None:
@@ -73,7 +99,7 @@ def connectivity_blocks(
         index = position[src.namespace]
         while current < index:  # namespaces done (some with no pod-to-pod connection)
             yield from _flush(engine, keep, order[current], block, external)
-            block = _Block()
+            block = _Block(ids)
             current += 1
             if progress is not None:
                 progress(current, len(order))
@@ -82,7 +108,7 @@ def connectivity_blocks(
         external = _external(from_ext)
     while current < len(order):
         yield from _flush(engine, keep, order[current], block, external)
-        block = _Block()
+        block = _Block(ids)
         current += 1
         if progress is not None:
             progress(current, len(order))
@@ -93,19 +119,38 @@ def connectivity_blocks(
 class _Block:
     """The connections of one source namespace, folded into workloads."""
 
-    def __init__(self) -> None:
-        self.pairs: dict[tuple[str, str], PortSet] = defaultdict(lambda: NONE)
+    def __init__(self, ids: _IdCache) -> None:
+        self.ids = ids
+        self.pairs: dict[tuple[str, str], PortSet] = {}
         self.to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
 
     def add(self, src: PodClass, dst: Endpoint, ports: PortSet) -> None:
+        pairs = self.pairs
         if isinstance(dst, PodClass):
-            for s in _ids(src):
-                for d in _ids(dst):
+            for s in self.ids(src):
+                for d in self.ids(dst):
                     if s != d:
-                        self.pairs[(s, d)] = self.pairs[(s, d)] | ports
+                        key = (s, d)
+                        prev = pairs.get(key)
+                        pairs[key] = ports if prev is None else prev | ports
         else:
-            for s in _ids(src):
+            for s in self.ids(src):
                 self.to_ext[s][dst] = self.to_ext[s].get(dst, NONE) | ports
+
+
+class _IdCache:
+    """The workload ids of each class, worked out once (`PodClass.workloads` sorts a
+    set on every call, and the pair loop would ask millions of times)."""
+
+    def __init__(self) -> None:
+        self._by_index: dict[int, list[str]] = {}
+
+    def __call__(self, endpoint: Endpoint) -> list[str]:
+        assert isinstance(endpoint, PodClass)
+        found = self._by_index.get(endpoint.index)
+        if found is None:
+            found = self._by_index[endpoint.index] = _ids(endpoint)
+        return found
 
 
 def _external(from_ext: dict[str, dict[AddressRange, PortSet]]) -> list[Connection]:

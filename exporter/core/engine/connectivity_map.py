@@ -201,14 +201,19 @@ class ConnectivityMap(Decision):
                 found = self._evaluate_targets(dmap, is_class, -1, dst)
                 dmap.base[key] = found
             return found
-        total = NONE
-        for ports in dmap.wild:
-            total = total | self.rule_ports(ports, dst)
+        total = self._wild_total(dmap, dst)
         if isinstance(peer, PodClass):
             hit = dmap.by_class.get(peer.index)
         else:
             hit = dmap.by_atom.get(self._atom_index[peer])
         return total | hit if hit is not None else total
+
+    def _wild_total(self, dmap: _DirectionMap, dst: Endpoint) -> PortSet:
+        """What the every-peer rules of a simple map admit towards `dst`."""
+        total = NONE
+        for ports in dmap.wild:
+            total = total | self.rule_ports(ports, dst)
+        return total
 
     def class_connectivity(
         self,
@@ -252,18 +257,32 @@ class ConnectivityMap(Decision):
 
         if outside_first:
             yield from outside()
+        # What each class's ingress wildcard rules admit (its own ports decide named
+        # ports): the same for every source, so worked out once, not per pair.
+        ingress_wild: dict[int, PortSet] = {}
         for src in self.classes if sources is None else sources:
             src_inside = src.index in marked
             if not src_inside and not inside:
                 continue
             emap = direction_map(src, Direction.EGRESS)
+            si = src.index
             for dst in self.classes if src_inside else inside:
                 if keep is not None and not keep(src, dst):
                     continue
-                out = self._admitted(emap, dst, dst)
+                out = ALL if emap.open else self._admitted(emap, dst, dst)
                 if not out:
                     continue
-                allowed = out & self._admitted(direction_map(dst, Direction.INGRESS), src, dst)
+                imap = ingress.get(dst.index) or direction_map(dst, Direction.INGRESS)
+                if imap.open:
+                    allowed = out
+                elif imap.plan is None:
+                    hit = imap.by_class.get(si)
+                    wild = ingress_wild.get(dst.index)
+                    if wild is None:
+                        wild = ingress_wild[dst.index] = self._wild_total(imap, dst)
+                    allowed = out & (wild | hit if hit is not None else wild)
+                else:
+                    allowed = out & self._admitted(imap, src, dst)
                 if allowed:
                     yield src, dst, allowed
             if not src_inside:
