@@ -11,15 +11,16 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps lint typecheck layers unit test demo demo-report bench chart-check clean protos dashboards
+.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos dashboards
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
 	@echo "make test   - lint, type-check, layering contracts, then the test suite"
 	@echo "make bench  - benchmarks; JSON results in $(BENCH_OUT)/"
+	@echo "make image  - build the container image with buildah (offline, on an mmdebstrap base)"
 	@echo "make demo-report - seed a quarter of demo history and render its PDF report"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -29,6 +30,10 @@ venv: $(STAMP)
 
 system-deps:
 	@bash .ci/system-deps
+
+# helm, pinned and checksummed, into .tools/ (deploy/tools/install-helm.sh).
+tools:
+	@bash deploy/tools/install-helm.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check .
@@ -40,7 +45,7 @@ typecheck: venv
 layers: venv
 	$(BIN)/lint-imports
 
-unit: venv system-deps
+unit: venv system-deps tools
 	$(BIN)/pytest
 
 test: lint typecheck layers unit
@@ -82,11 +87,21 @@ dashboards: venv
 protos: venv
 	PYTHON=$(BIN)/python exporter/sources/hubble/regenerate_protos.sh
 
-# Needs helm (not packaged for Debian): the chart as helm renders it must load cleanly.
-chart-check: venv
-	helm template nf deploy/netfence --namespace monitoring > .chart-rendered.yaml
+# The image as CI builds it: buildah, no daemon, no network in the build; prints its size.
+# IMAGE=name:tag to tag it otherwise; deploy/image/buildah.sh ARGS reaches its storage
+# (e.g. `deploy/image/buildah.sh push IMAGE docker://REGISTRY/netfence:TAG`).
+image: venv system-deps
+	PYTHON=$(BIN)/python deploy/image/build.sh
+
+# The chart's README.md from its values.yaml (a test checks they agree).
+chart-docs: venv
+	$(BIN)/python deploy/chart_docs.py
+
+# The chart as helm renders it, scanned by netfence: its namespace is default-deny.
+chart-check: venv tools
+	$$(bash deploy/tools/install-helm.sh) template nf deploy/netfence --namespace netfence > .chart-rendered.yaml
 	$(BIN)/netfence scan --manifests .chart-rendered.yaml --fail-on never -o table
 	rm -f .chart-rendered.yaml
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .tools .cache
