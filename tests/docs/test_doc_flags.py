@@ -25,6 +25,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -158,12 +159,17 @@ def test_each_quoted_flag_is_an_option_of_its_command(doc: str, line: str) -> No
                 assert alternative in choices, f"{doc}: {name} {flag} has no {alternative!r}"
 
 
+def _bench(module: str) -> ModuleType:
+    """`benchmarks.MODULE` (benchmarks/ is no installed package: imported from the tree)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"benchmarks.{module}")
+
+
 @functools.cache
 def _benchmark_flags(module: str) -> frozenset[str]:
     """The options `python -m benchmarks.MODULE --help` lists."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # benchmarks/ is no installed package
-    mod = importlib.import_module(f"benchmarks.{module}")
+    mod = _bench(module)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         mod.main(["--help"])
@@ -259,6 +265,12 @@ def _same(stated: Any, real: Any) -> bool:
     return bool(stated == real)
 
 
+def _bench_defaults(flag: str) -> list[Any]:
+    """Defaults of `python -m benchmarks.run` and `benchmarks.generate`."""
+    parsers = [_bench(m)._parser() for m in ("run", "generate")]
+    return [a.default for p in parsers for a in p._actions if flag in a.option_strings]
+
+
 PROSE: dict[tuple[str, str], Callable[[], bool]] = {
     ("README.md", "--network-plugin"): lambda: _defaults("--network-plugin") == [None] * 5,
     ("docs/semantics.md", "--network-plugin"): lambda: _defaults("--network-plugin") == [None] * 5,
@@ -266,7 +278,9 @@ PROSE: dict[tuple[str, str], Callable[[], bool]] = {
     ("docs/diff-output.md", "--manifests-subdir"): lambda: (
         _defaults("--manifests-subdir") == [None]
     ),
-    ("benchmarks/README.md", "--connectivity-sizes"): lambda: True,  # test_benchmarks_readme
+    ("benchmarks/README.md", "--connectivity-sizes"): (
+        lambda: _bench_defaults("--connectivity-sizes") == ["small,medium"]  # "small and medium"
+    ),
 }
 """Defaults stated in words, with what makes them true (None: detected, not a value)."""
 
@@ -297,14 +311,12 @@ def test_the_docs_state_defaults() -> None:
 
 @pytest.mark.parametrize(("doc", "flag", "stated"), STATED_DEFAULTS)
 def test_a_stated_default_is_the_programs(doc: str, flag: str, stated: str) -> None:
-    if doc == "benchmarks/README.md":
-        pytest.skip("benchmarks/README.md defaults: test_benchmarks_readme")
     value = _value(stated, _choices(flag))
     if value is None:
         assert (doc, flag) in PROSE, f"{doc}: {flag} default {stated!r}: add it to PROSE"
         assert PROSE[(doc, flag)](), f"{doc}: {flag} default {stated!r}"
         return
-    real = _defaults(flag)
+    real = _bench_defaults(flag) if doc == "benchmarks/README.md" else _defaults(flag)
     assert real, f"{doc}: no command has {flag}"
     assert all(_same(value, r) for r in real), f"{doc}: {flag} default {stated!r}, program {real}"
 
