@@ -257,6 +257,25 @@ def history_table() -> str:
     return fenced(command + text)
 
 
+def demo_exposures() -> str:
+    """The demo's exposures through a route or from the internet, as `scan` finds them."""
+    data = _json(["scan", "--manifests", str(DEMO), "-o", "json"])
+    rows = [
+        "| namespace | object | category | permitted ports | opened by |",
+        "|---|---|---|---|---|",
+    ]
+    for e in data["exposures"]:
+        if e["category"] not in ("internet", "ingress", "gateway"):
+            continue
+        ports = e["ports"] if isinstance(e["ports"], str) else ", ".join(e["ports"])
+        opened = ", ".join(f"`{o}`" for o in e["objects"])
+        rows.append(
+            f"| {e['namespace']} | {e['kind']} `{e['name']}` | {e['category']} | "
+            f"{ports or 'none (denied by policy)'} | {opened} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "scan-json": scan_json,
     "exposure-json": exposure_json,
@@ -265,10 +284,17 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "explain-table": explain_table,
     "diff-json": diff_json,
     "history-table": history_table,
+    "demo-exposures": demo_exposures,
 }
 """Every generated block, by the name its markers carry."""
 
-DOCS = ("README.md", "docs/json-output.md", "docs/diff-output.md", "docs/history.md")
+DOCS = (
+    "README.md",
+    "docs/json-output.md",
+    "docs/diff-output.md",
+    "docs/history.md",
+    "examples/demo-cluster/README.md",
+)
 """The files that hold generated blocks."""
 
 
