@@ -439,3 +439,45 @@ def test_the_benchmark_sizes_are_the_harness() -> None:
     documented = {name: tuple(int(n.replace(",", "")) for n in nums) for name, *nums in rows}
     sizes = _bench_run().SIZES
     assert documented == {s.name: (s.namespaces, s.pods, s.policies) for s in sizes.values()}
+
+
+# ---- runbooks: the JSON paths and table sections they read ----------------------------
+
+
+def _jq_filters() -> list[tuple[str, str]]:
+    found = []
+    for doc in sorted((ROOT / "docs" / "runbooks").glob("*.md")):
+        text = doc.read_text()
+        filters = re.findall(r"jq '([^']+)'", text)
+        filters += re.findall(r"`(\.[a-z_.\[\]]+ \| select\([^`]+\))`", text)
+        found += [(doc.name, f) for f in filters]
+    return found
+
+
+def test_the_runbooks_jq_filters_read_real_fields() -> None:
+    """Each `jq '.a.b[] | select(.c == "v")'` of a runbook: the path exists in the scan
+    JSON (with an intent file), the selected fields are keys of its entries, and a
+    literal compared with is a value they take (placeholders such as NS aside)."""
+    filters = _jq_filters()
+    assert len(filters) >= 5
+    scan = _demo_scan()
+    for doc, expression in filters:
+        path, _bar, select = expression.partition(" | ")
+        value: Any = scan
+        for part in re.findall(r"\.([a-z_]+)", path):
+            assert isinstance(value, dict) and part in value, (doc, expression)
+            value = value[part]
+        assert path.endswith("[]") and isinstance(value, list) and value, (doc, expression)
+        for field, literal in re.findall(r'\.([a-z_]+)(?:\s*[!=]=\s*"([^"]*)")?', select):
+            assert all(field in entry for entry in value), (doc, field)
+            if literal and not literal.isupper():
+                assert literal in {entry[field] for entry in value}, (doc, literal)
+
+
+def test_the_table_sections_runbooks_name_exist() -> None:
+    text = _doc("docs/runbooks/NetfenceGuardrailViolation.md")
+    sections = re.findall(r"the table's ([A-Z ]+) section \(`-o table`\)", text)
+    assert sections == ["GUARDRAILS"]
+    argv = ["--manifests", str(DEMO), "--intent", str(INTENT), "-o", "table"]
+    _code, out, _err = run("scan", *argv)
+    assert re.search(r"^GUARDRAILS \(", out, re.M)
