@@ -47,6 +47,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from exporter.cli import main
@@ -55,6 +56,13 @@ from exporter.core.findings import Check, Severity
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-cluster"
 INTENT = ROOT / "examples" / "intent" / "intent.yaml"
+
+
+def _help(command: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main([command, "--help"])
+    return re.sub(r"\s+", " ", out.getvalue())
 
 
 def _doc(name: str) -> str:
@@ -331,7 +339,9 @@ def test_flows_replay_skips_and_summarises_bad_lines(tmp_path: Path) -> None:
     assert out  # the rest is counted and printed
 
 
-def test_the_evidence_bundle_is_laid_out_as_documented(tmp_path: Path) -> None:
+def test_the_evidence_bundle_is_laid_out_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from exporter.store import NamespaceRow, ScanRecord, Store
 
     text = _doc("docs/reports.md")
@@ -346,14 +356,22 @@ def test_the_evidence_bundle_is_laid_out_as_documented(tmp_path: Path) -> None:
     ]
     url = f"sqlite:///{tmp_path / 'h.db'}"
     store = Store.open(url, clock=lambda: 1_791_000_000.0)
-    for i in range(3):
+    for i in range(3):  # 2026-09-21, in 2026Q3
         row = NamespaceRow("payments", 4, True, True, 4, 4)
         store.record(ScanRecord("prod", 1_790_000_000.0 + 300 * i, 1.0, True, namespaces=(row,)))
     store.close()
-    target = tmp_path / "q.html"
-    argv = ["--store", url, "--since", "2026-09-21", "--until", "2026-09-23", "--format", "html"]
-    assert run("report", *argv, "-o", str(target))[0] == 0
-    bundle = target.parent / "q.html.evidence"
+    monkeypatch.chdir(tmp_path)
+    code, out, _err = run("report", "--store", url, "--period", "2026Q3", "--format", "html")
+    assert code == 0
+    # the default name, "report-<period>.<format>" (the --output help text)
+    assert "(default: report-<period>.<format>)" in _help("report")
+    bundle = tmp_path / "report-2026Q3.html.evidence"
+    assert (tmp_path / "report-2026Q3.html").is_file() and bundle.is_dir()
+    # "The hash on the cover and the sign-off page is the SHA-256 of MANIFEST.sha256"
+    said = re.search(r"SHA-256 of MANIFEST.sha256: ([0-9a-f]{64})", out)
+    assert said is not None
+    assert said.group(1) == hashlib.sha256((bundle / "MANIFEST.sha256").read_bytes()).hexdigest()
+    assert said.group(1) in (tmp_path / "report-2026Q3.html").read_text()
     files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
     regexes = [re.escape(p).replace("<name>", "[a-z0-9_]+") for p in patterns]
     assert [f for f in files if not any(re.fullmatch(r, f) for r in regexes)] == []
