@@ -499,3 +499,40 @@ def test_the_table_sections_runbooks_name_exist() -> None:
     argv = ["--manifests", str(DEMO), "--intent", str(INTENT), "-o", "table"]
     _code, out, _err = run("scan", *argv)
     assert re.search(r"^GUARDRAILS \(", out, re.M)
+
+
+# ---- configuration examples ---------------------------------------------------------
+
+
+def _yaml_blocks(doc: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", _doc(doc), re.S)
+
+
+def test_the_serve_config_example_of_hubble_md_is_accepted(tmp_path: Path) -> None:
+    """Every key of docs/hubble.md's config example is one `serve` reads; what is left
+    are the example's paths, which do not exist here."""
+    from exporter.config import ConfigError, load_config
+
+    (block,) = [b for b in _yaml_blocks("docs/hubble.md") if b.startswith("flows:")]
+    (tmp_path / "netfence.yaml").write_text(block)
+    with pytest.raises(ConfigError) as caught:
+        load_config({"config_file": str(tmp_path / "netfence.yaml")})
+    assert caught.value.problems
+    assert all("not a file" in problem for problem in caught.value.problems)
+
+
+def test_the_web_config_example_of_metrics_md_is_accepted(tmp_path: Path) -> None:
+    from exporter.config.web import web_config
+
+    (block,) = [b for b in _yaml_blocks("docs/metrics.md") if "tls_server_config" in b]
+    for name in ("tls.crt", "tls.key"):
+        (tmp_path / name).write_text("x")
+    path = tmp_path / "web.yml"
+    path.write_text(block.replace("/etc/netfence/tls/", f"{tmp_path}/").replace("$2b$12$...", HASH))
+    problems: list[str] = []
+    config = web_config(path, problems)
+    assert problems == []
+    assert config.cert_file == tmp_path / "tls.crt" and "prometheus" in config.basic_auth_users
+
+
+HASH = "$2b$12$" + "a" * 53  # the shape of a bcrypt hash; the example elides it
