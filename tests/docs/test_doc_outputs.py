@@ -536,3 +536,18 @@ def test_the_web_config_example_of_metrics_md_is_accepted(tmp_path: Path) -> Non
 
 
 HASH = "$2b$12$" + "a" * 53  # the shape of a bcrypt hash; the example elides it
+
+
+def _metric_rows(doc: str) -> dict[str, tuple[str, str]]:
+    rows = re.findall(r"^\| (netfence_\w+) \| (\w+) \| ([^|]*) \|", _doc(doc), re.M)
+    return {name: (kind, labels.strip()) for name, kind, labels in rows}
+
+
+def test_hubble_md_lists_every_flow_family_as_metrics_md_does() -> None:
+    """docs/hubble.md's table of the flow families: the same names, types and labels as
+    docs/metrics.md, whose table tests/service/test_metrics.py holds to /metrics."""
+    from exporter.metrics.flows import FLOW_FAMILIES
+
+    reference = _metric_rows("docs/metrics.md")
+    flow = {f"netfence_{name}" for name in FLOW_FAMILIES}
+    assert _metric_rows("docs/hubble.md") == {n: reference[n] for n in flow}
