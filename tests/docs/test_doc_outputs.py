@@ -551,3 +551,23 @@ def test_hubble_md_lists_every_flow_family_as_metrics_md_does() -> None:
     reference = _metric_rows("docs/metrics.md")
     flow = {f"netfence_{name}" for name in FLOW_FAMILIES}
     assert _metric_rows("docs/hubble.md") == {n: reference[n] for n in flow}
+
+
+def test_reports_md_names_the_evidence_vocabulary_and_the_shipped_controls(tmp_path: Path) -> None:
+    from reports.control_files import load_controls
+    from reports.controls import Evidence
+
+    text = _flat("docs/reports.md")
+    names = text.split("Evidence names:", 1)[1].split(". ", 1)[0]
+    assert re.findall(r"`([a-z-]+)`", names) == [str(e) for e in Evidence]
+    said = text.split("Shipped in `reports/controls/*.yaml`:", 1)[1].split("Titles are", 1)[0]
+    shipped = load_controls()
+    assert len(shipped) == 12
+    for control in shipped:  # every shipped control is named (NSA/CISA's by its subject)
+        assert control.id.lower() in said.lower(), control.id
+    # the example mapping file loads, and replaces the shipped PCI DSS 1.3.1
+    (example,) = [b for b in _yaml_blocks("docs/reports.md") if b.startswith("framework:")]
+    (tmp_path / "mine.yaml").write_text(example)
+    controls = {(c.framework, c.id): c for c in load_controls([tmp_path / "mine.yaml"])}
+    mine = controls[("PCI DSS v4.0", "1.3.1")]
+    assert mine.source.endswith("mine.yaml") and len(mine.evidence) == 3
