@@ -20,6 +20,7 @@ from exporter.core.policies import (
     EntityPeer,
     IPBlockPeer,
     NamedPeer,
+    NamedPort,
     Peer,
     PodPeer,
     PortMatch,
@@ -95,12 +96,23 @@ class ConnectivityMap(Decision):
                 if isinstance(peer, IPBlockPeer | NamedPeer):
                     continue
                 others = self.peer_classes(peer) if only is None else self._among(peer, only)
-                for other in others:
-                    dst_c = cls if direction is Direction.INGRESS else other
-                    ports = self.rule_ports(rule.ports, dst_c)
+                by_class = result.by_class
+                if direction is Direction.INGRESS or not _names_ports(rule.ports):
+                    # The same ports towards every peer: worked out once per rule (a
+                    # namespaceSelector peer can list thousands of classes).
+                    ports = self.rule_ports(rule.ports, cls)
+                    if not ports:
+                        continue
+                    for other in others:
+                        oi = other.index
+                        prev = by_class.get(oi)
+                        by_class[oi] = ports if prev is None else prev | ports
+                    continue
+                for other in others:  # named ports resolve on each destination
+                    ports = self.rule_ports(rule.ports, other)
                     if ports:
-                        prev = result.by_class.get(other.index)
-                        result.by_class[other.index] = ports if prev is None else prev | ports
+                        prev = by_class.get(other.index)
+                        by_class[other.index] = ports if prev is None else prev | ports
         return result
 
     def _among(self, peer: Peer, classes: Sequence[PodClass]) -> list[PodClass]:
@@ -380,6 +392,10 @@ class _Rows:
         if not listed:
             return self._broad_inside
         return sorted((*self._broad_inside, *(self._classes[i] for i in listed)), key=_index)
+
+
+def _names_ports(ports: tuple[PortMatch, ...] | None) -> bool:
+    return ports is not None and any(isinstance(m, NamedPort) for m in ports)
 
 
 def _index(c: PodClass) -> int:
