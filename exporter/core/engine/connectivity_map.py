@@ -286,7 +286,7 @@ class ConnectivityMap(Decision):
             emap = direction_map(src, Direction.EGRESS)
             si = src.index
             if emap.open or emap.wild or emap.plan is not None:
-                candidates = rows.admitting_class(si)
+                candidates = rows.admitting_class(si, inside_only=not src_inside)
             else:  # only what the egress rules list
                 candidates = sorted(emap.by_class)
             for di in candidates:
@@ -348,6 +348,7 @@ class _Rows:
         self._broad: list[int] = []
         self._by_atom: dict[int, list[int]] = {}
         self._broad_inside: list[PodClass] = []
+        self._broad_inside_ids: list[int] = []
 
     def _build(self) -> dict[int, list[int]]:
         by_class: dict[int, list[int]] = {}
@@ -359,6 +360,7 @@ class _Rows:
                 self._broad.append(di)
                 if di in inside:
                     self._broad_inside.append(dst)
+                    self._broad_inside_ids.append(di)
                 continue
             for si in dmap.by_class:
                 found = by_class.get(si)
@@ -376,13 +378,15 @@ class _Rows:
         self._by_class = by_class
         return by_class
 
-    def admitting_class(self, src: int) -> list[int]:
-        """Destination class indexes that may admit class `src`, ascending."""
+    def admitting_class(self, src: int, inside_only: bool = False) -> list[int]:
+        """Destination class indexes that may admit class `src`, ascending; with
+        `inside_only`, only classes of the walk's namespaces (a source outside them)."""
         by_class = self._by_class if self._by_class is not None else self._build()
+        broad = self._broad_inside_ids if inside_only else self._broad
         listed = by_class.get(src)
         if not listed:
-            return self._broad
-        return sorted((*self._broad, *listed))
+            return broad
+        return sorted((*broad, *listed))
 
     def admitting_atom(self, atom: int) -> list[PodClass]:
         """Inside destination classes that may admit address atom `atom`, in order."""
