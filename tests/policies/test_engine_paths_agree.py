@@ -156,13 +156,11 @@ def test_row_walk_equals_pairwise_on_generated_clusters(seed: int, tmp_path: Pat
     fresh = Engine(result.snapshot)
     by_id = {id(e): e for e in [*engine.classes, *engine.atoms]}
     expected = {
-        k
-        for k in fast
-        if any(getattr(by_id[i], "namespace", None) == namespace for i in k)
+        k for k in fast if any(getattr(by_id[i], "namespace", None) == namespace for i in k)
     }
-    assert {
-        (_key(s), _key(d)) for s, d, _ in fresh.class_connectivity(namespaces={namespace})
-    } == {(_key(by_id[a]), _key(by_id[b])) for a, b in expected}
+    assert {(_key(s), _key(d)) for s, d, _ in fresh.class_connectivity(namespaces={namespace})} == {
+        (_key(by_id[a]), _key(by_id[b])) for a, b in expected
+    }
     assert len(narrowed) == len(expected)
 
 
