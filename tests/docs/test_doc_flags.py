@@ -368,3 +368,18 @@ def test_the_example_config_file_has_every_key_with_its_default() -> None:
     }
     assert differ == demo_choices
     assert "127.0.0.1:9873" in text and "sqlite:///demo-out/history.db" in text
+
+
+def test_the_readme_lists_every_command_as_netfence_help_does() -> None:
+    from exporter.cli.app import COMMANDS as REGISTRY
+
+    names = [c.name for c in REGISTRY]
+    readme = (ROOT / "README.md").read_text()
+    layout = re.search(
+        r"`netfence ([a-z |]+)`: one module per command", re.sub(r"\s+", " ", readme)
+    )
+    assert layout is not None
+    assert [n.strip() for n in layout.group(1).split("|")] == names
+    synopsis = readme.split("## Command line", 1)[1].split("```")[1]
+    quoted = {_split(line)[0].split()[0] for line in _quoted_commands(f"```sh\n{synopsis}```")}
+    assert quoted == set(names) - {"serve"}  # serve has its own section

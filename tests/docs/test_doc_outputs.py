@@ -380,6 +380,15 @@ def test_the_evidence_bundle_is_laid_out_as_documented(
     assert said is not None
     assert said.group(1) == hashlib.sha256((bundle / "MANIFEST.sha256").read_bytes()).hexdigest()
     assert said.group(1) in (tmp_path / "report-2026Q3.html").read_text()
+    # intent.md: with --team, "The file is `report-<period>-<team>.<format>` by default"
+    assert "The file is `report-<period>-<team>.<format>` by default" in _flat("docs/intent.md")
+    (tmp_path / "intent.yaml").write_text("teams:\n  namespaces: {payments: pay}\n")
+    team = ["--intent", str(tmp_path / "intent.yaml"), "--team", "pay"]
+    assert run("report", "--store", url, "--period", "2026Q3", "--format", "html", *team)[0] == 0
+    assert (tmp_path / "report-2026Q3-pay.html").is_file()
+    # README: "Exit 2 when the period has no evidence at all"
+    assert "Exit 2 when the period has no evidence at all" in _flat("README.md")
+    assert run("report", "--store", url, "--period", "2025Q1", "--format", "html")[0] == 2
     files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
     regexes = [re.escape(p).replace("<name>", "[a-z0-9_]+") for p in patterns]
     assert [f for f in files if not any(re.fullmatch(r, f) for r in regexes)] == []
@@ -622,3 +631,15 @@ def test_every_metric_the_docs_name_is_exported() -> None:
             if name not in families and name not in not_metrics:
                 unknown.append(f"{doc.relative_to(ROOT)}: {name}")
     assert unknown == []
+
+
+def test_the_network_plugin_source_is_as_documented() -> None:
+    """semantics.md §6.2 and json-output.md: `detected` from the kinds of manifests,
+    `configured` with --network-plugin (`crds`: live clusters, tests/oneshot/)."""
+    for doc in ("docs/semantics.md", "docs/json-output.md"):
+        assert re.search(r"`network_plugin_source`[^|]*`detected`[^|]*`crds`", _flat(doc)), doc
+    summary = _demo_scan()["summary"]
+    assert (summary["network_plugin"], summary["network_plugin_source"]) == ("generic", "detected")
+    argv = ["--manifests", str(DEMO), "--network-plugin", "cilium", "-o", "json"]
+    summary = json.loads(run("scan", *argv)[1])["summary"]
+    assert (summary["network_plugin"], summary["network_plugin_source"]) == ("cilium", "configured")
