@@ -215,10 +215,10 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def diff_json() -> str:
-    """`diff -o json` of a pull request that adds an allow-all beside payments'
-    default-deny: the base is the git revision `origin/main` of a repository holding the
-    demo under deploy/."""
+@contextlib.contextmanager
+def _pull_request() -> Iterator[None]:
+    """The working directory is a repository holding the demo under deploy/ at revision
+    `origin/main`, with a change: an allow-all beside payments' default-deny."""
     with tempfile.TemporaryDirectory(prefix="netfence-docs-") as tmp:
         repo = Path(tmp)
         shutil.copytree(DEMO, repo / "deploy", ignore=shutil.ignore_patterns("README.md"))
@@ -230,14 +230,30 @@ def diff_json() -> str:
         cwd = Path.cwd()
         os.chdir(repo)
         try:
-            data = _json(["diff", "--base", "origin/main", "--head", "deploy", "-o", "json"])
+            yield
         finally:
             os.chdir(cwd)
+
+
+DIFF = ["diff", "--base", "origin/main", "--head", "deploy"]
+
+
+def diff_json() -> str:
+    """`diff -o json` of the pull request (_pull_request)."""
+    with _pull_request():
+        data = _json([*DIFF, "-o", "json"])
     data["base"] = re.sub(r"\([0-9a-f]{12}\)", "(3f2a9c1b0d4e)", data["base"])
     for ns in data["namespaces"]:
         # one entry of a long list is enough to show its shape
         ns["connections"]["added"] = ns["connections"]["added"][:1]
     return fenced(compact(data), "json")
+
+
+def diff_markdown() -> str:
+    """`diff -o markdown` of the same pull request: the comment as posted."""
+    with _pull_request():
+        _code, text = run([*DIFF, "-o", "markdown"])
+    return fenced(text, "markdown")
 
 
 @contextlib.contextmanager
@@ -318,6 +334,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "explain-json": explain_json,
     "explain-table": explain_table,
     "diff-json": diff_json,
+    "diff-markdown": diff_markdown,
     "history-table": history_table,
     "history-at": history_at,
     "demo-exposures": demo_exposures,

@@ -643,3 +643,25 @@ def test_the_network_plugin_source_is_as_documented() -> None:
     argv = ["--manifests", str(DEMO), "--network-plugin", "cilium", "-o", "json"]
     summary = json.loads(run("scan", *argv)[1])["summary"]
     assert (summary["network_plugin"], summary["network_plugin_source"]) == ("cilium", "configured")
+
+
+def test_the_diff_table_and_markdown_are_as_documented(tmp_path: Path) -> None:
+    text = _flat("docs/diff-output.md")
+    assert "with `FAIL:` lines at the end" in text
+    assert "Lists longer than 20 entries are cut with the count of the rest" in text
+    head = tmp_path / "head"
+    shutil.copytree(DEMO, head)
+    # an allow-all for every pod of payments: 32 connections added, more than 20
+    (head / "payments" / "oops.yaml").write_text(
+        OOPS.replace("{matchLabels: {app: payments-api}}", "{}")
+    )
+    argv = ["diff", "--base", str(DEMO), "--head", str(head)]
+    failures = json.loads(run(*argv, "-o", "json")[1])["failures"]
+    table = run(*argv, "-o", "table")[1].rstrip("\n").splitlines()
+    assert failures and table[-len(failures) :] == [f"FAIL: {f}" for f in failures]
+    markdown = run(*argv, "-o", "markdown")[1]
+    added = re.search(r"\*\*connections added\*\* \((\d+)\)\n\n((?:- .*\n)+)", markdown)
+    assert added is not None and int(added.group(1)) > 20
+    items = added.group(2).splitlines()
+    assert len(items) == 21 and items[-1] == f"- ... and {int(added.group(1)) - 20} more"
+    assert len(markdown) < 60_000 and "<details>" in markdown
