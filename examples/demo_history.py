@@ -73,6 +73,11 @@ def base_record() -> ScanRecord:
                 ns.egress.isolated_pods,
                 dict(report.exposure.get(ns.name, {})),
                 report.internet_egress_workloads.get(ns.name, 0),
+                labels=(
+                    dict(snapshot.namespaces[ns.name].labels)
+                    if ns.name in snapshot.namespaces and snapshot.namespaces[ns.name].defined
+                    else None
+                ),
             )
             for ns in report.namespaces
         ),

@@ -53,6 +53,7 @@ from exporter.store.query_rows import (
     _events,
     _exposures,
     _kind_name,
+    _labels,
     _last_scan_per_day,
     _overlap,
     _policy,
@@ -201,9 +202,10 @@ class HistoryQueries:
             namespaces = []
             rows = conn.execute(
                 _covering(n, cluster, at, n.c.namespace, n.c.ingress_default_deny,
-                          n.c.egress_default_deny, n.c.exposures, n.c.internet_egress_workloads)
+                          n.c.egress_default_deny, n.c.exposures, n.c.internet_egress_workloads,
+                          n.c.labels)
             )  # fmt: skip
-            for name, idd, edd, exposed, internet in rows:
+            for name, idd, edd, exposed, internet, labels in rows:
                 sample = counts.get(name)
                 namespaces.append(
                     NamespaceState(
@@ -215,6 +217,7 @@ class HistoryQueries:
                         pods=None if sample is None else sample[0],
                         ingress_isolated_pods=None if sample is None else sample[1],
                         egress_isolated_pods=None if sample is None else sample[2],
+                        labels=_labels(labels),
                     )
                 )
             policies = [
