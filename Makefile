@@ -11,7 +11,7 @@ DEMO_PORT ?= 9873
 DEMO_STATE ?= demo-out
 BENCH_OUT ?= benchmarks/results
 
-.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos dashboards
+.PHONY: help venv system-deps tools lint typecheck layers unit test demo demo-report bench image chart-docs chart-check clean protos dashboards docs
 
 help:
 	@echo "make demo   - scan the bundled demo cluster, then serve its metrics (Ctrl-C stops)"
@@ -82,6 +82,11 @@ bench: venv
 # when they disagree).
 dashboards: venv
 	$(BIN)/python dashboards/generate.py
+
+# Rewrite the program output the docs quote (blocks between `<!-- netfence:begin NAME -->`
+# markers) from the program itself (docs/generate.py; tests/docs/ fails when they differ).
+docs: venv
+	$(BIN)/python docs/generate.py
 
 # Regenerate the committed Hubble gRPC/protobuf stubs from exporter/sources/hubble/proto/.
 protos: venv
