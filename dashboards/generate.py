@@ -3,8 +3,23 @@
 `make dashboards` writes dashboards/*.json from here; tests/dashboards/ fails when the
 committed JSON and this generator disagree, runs every panel's queries against a real
 Prometheus scraping the demo, and checks the conventions (ARCHITECTURE.md): stable uid,
-tag `netfence`, variables datasource, cluster, namespace (multi, all), `$__rate_interval`
-in rates, a unit and a description on every panel, thresholds that make "bad" red.
+tag `netfence`, variables datasource, cluster, team, namespace (multi, all),
+`$__rate_interval` in rates, a unit and a description on every panel, thresholds that
+make "bad" red.
+
+Teams: `team` lists the teams of netfence_namespace_info (EXPERIMENTAL, docs/intent.md)
+and narrows the `namespace` list to theirs. With namespace=All (`.*`) that alone would
+narrow nothing. Grafana does interpolate variables in a custom all value, but no variable
+holds "the selected teams' namespaces" but the namespace list itself, and its default
+all value (every listed namespace, `(a|b|...)`) grows with the fleet (10,000 namespaces:
+a regex of ~100 kB in every query) and misses namespaces newer than the list. So every
+per-namespace selector is joined to the team (`_ns`, `_team`), as kubernetes-mixin joins
+namespace labels: `and on (cluster, namespace) netfence_namespace_info{team=~"$team"}`.
+Per-namespace panels therefore show the namespaces of the last scan only: rows without
+a netfence_namespace_info series (cluster-scoped `namespace=""` findings, flow peers
+such as `reserved:world` or `_other` on the filtered side, namespaces created since the
+scan) are left out, with team=All too; a team view is exact. Cluster-level panels (scans,
+the Hubble stream) have no namespace and ignore both variables.
 
 Queries read the metrics of docs/metrics.md and the recording rules of
 alerts/netfence.rules.yaml (`cluster_direction:...`, `namespace_exposure:...`), so
@@ -35,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'cluster=~"$cluster"'
 NS = 'cluster=~"$cluster", namespace=~"$namespace"'
+TEAMS = 'netfence_namespace_info{cluster=~"$cluster", team=~"$team"}'
 RATE = "$__rate_interval"
 
 UID_FLEET = "netfence-fleet"
@@ -195,6 +211,22 @@ def _table(
     return p
 
 
+def _team(vector: str, label: str = "namespace") -> str:
+    """The series of `vector` whose namespace (in `label`) belongs to a selected team.
+    `and`, a set operation: several netfence_namespace_info series for one namespace
+    (replicas, shards) cannot break it as they would a `group_left` join."""
+    teams = TEAMS
+    if label != "namespace":
+        teams = f'label_replace({teams}, "{label}", "$1", "namespace", "(.*)")'
+    return f"({vector} and on (cluster, {label}) {teams})"
+
+
+def _ns(metric: str, *matchers: str, rate: bool = False) -> str:
+    """`metric` in the selected clusters, namespaces and teams (`rate(...)` if `rate`)."""
+    selector = f"{metric}{{{', '.join((NS, *matchers))}}}"
+    return _team(f"rate({selector}[{RATE}])" if rate else selector)
+
+
 def _row(title: str) -> db.Row:
     return db.Row(title)
 
@@ -218,14 +250,40 @@ def _variables() -> list[Any]:
         .include_all(True)
         .all_value(".*")
     )
-    namespace = (
-        db.QueryVariable("namespace")
-        .label("Namespace")
-        .description("Namespaces of the selected clusters (from the last scan).")
+    team = (
+        db.QueryVariable("team")
+        .label("Team")
+        .description(
+            "Teams owning the namespaces of the selected clusters (the `team` label of "
+            "netfence_namespace_info, EXPERIMENTAL: the intent file's owner, `unowned` "
+            "when none). Narrows the namespace list, and every per-namespace panel, to "
+            "the selected teams' namespaces."
+        )
         .datasource(DS)
         .query(
             {
-                "query": 'label_values(netfence_namespace_pods{cluster=~"$cluster"}, namespace)',
+                "query": 'label_values(netfence_namespace_info{cluster=~"$cluster"}, team)',
+                "refId": "team",
+            }
+        )
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+    namespace = (
+        db.QueryVariable("namespace")
+        .label("Namespace")
+        .description(
+            "Namespaces of the selected clusters and teams (from the last scan). All: "
+            "every namespace of the selected teams."
+        )
+        .datasource(DS)
+        .query(
+            {
+                "query": "label_values(netfence_namespace_info"
+                '{cluster=~"$cluster", team=~"$team"}, namespace)',
                 "refId": "namespace",
             }
         )
@@ -235,7 +293,7 @@ def _variables() -> list[Any]:
         .include_all(True)
         .all_value(".*")
     )
-    return [datasource, cluster, namespace]
+    return [datasource, cluster, team, namespace]
 
 
 def _dashboard(uid: str, title: str, description: str, panels: Sequence[Any]) -> Any:
@@ -295,7 +353,7 @@ def fleet() -> Any:
                 "Namespace and direction pairs where default-deny is not in force, in the "
                 "selected namespaces. Red: any.",
                 "none",
-                _query(f"sum(1 - netfence_namespace_default_deny{{{NS}}})"),
+                _query(f"sum(1 - {_ns('netfence_namespace_default_deny')})"),
                 GOOD_LOW,
             ),
             _stat(
@@ -303,7 +361,7 @@ def fleet() -> Any:
                 "Permitted internet exposures (LoadBalancer, NodePort, externalIPs, "
                 "hostNetwork/hostPort) in the selected namespaces. Red: any.",
                 "none",
-                _query(f'sum(netfence_exposures{{{NS}, exposure="internet"}})'),
+                _query("sum" + _ns("netfence_exposures", 'exposure="internet"')),
                 GOOD_LOW,
             ),
             _stat(
@@ -311,18 +369,19 @@ def fleet() -> Any:
                 "Connections denied by network policy per second (Hubble), selected "
                 "namespaces. Red above 1/s, the spike alert's floor.",
                 "reqps",
-                _query(f"sum(rate(netfence_denied_flows_total{{{NS}}}[{RATE}])) or vector(0)"),
+                _query(f"sum{_ns('netfence_denied_flows_total', rate=True)} or vector(0)"),
                 _thresholds((None, "green"), (0.1, "yellow"), (1, "red")),
             ),
             _series(
                 "Default-deny coverage",
-                "Share of namespaces with default-deny in force, per cluster and direction "
-                "(recording rule cluster_direction:netfence_namespace_default_deny:ratio). "
-                "Red below 80 %.",
+                "Share of the selected namespaces (of the selected teams) with default-deny "
+                "in force, per cluster and direction (with everything selected, what the "
+                "recording rule cluster_direction:netfence_namespace_default_deny:ratio "
+                "records). Red below 80 %.",
                 "percentunit",
                 [
                     _query(
-                        f"cluster_direction:netfence_namespace_default_deny:ratio{{{SEL}}}",
+                        f"avg by (cluster, direction) {_ns('netfence_namespace_default_deny')}",
                         "{{cluster}} {{direction}}",
                     )
                 ],
@@ -337,7 +396,7 @@ def fleet() -> Any:
                 "none",
                 [
                     _query(
-                        f"netfence_namespace_default_deny{{{NS}}} == 0",
+                        f"{_ns('netfence_namespace_default_deny')} == 0",
                         instant=True,
                     )
                 ],
@@ -353,7 +412,7 @@ def fleet() -> Any:
                 "none",
                 [
                     _query(
-                        f"sum by (exposure) (netfence_exposures{{{NS}}})",
+                        f"sum by (exposure) {_ns('netfence_exposures')}",
                         "{{exposure}}",
                     )
                 ],
@@ -364,7 +423,7 @@ def fleet() -> Any:
                 "none",
                 [
                     _query(
-                        f"sum by (cluster) (netfence_internet_egress_workloads{{{NS}}})",
+                        f"sum by (cluster) {_ns('netfence_internet_egress_workloads')}",
                         "{{cluster}}",
                     )
                 ],
@@ -377,8 +436,8 @@ def fleet() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"sum by (cluster, namespace) "
-                        f"(rate(netfence_denied_flows_total{{{NS}}}[{RATE}]))",
+                        "sum by (cluster, namespace) "
+                        f"{_ns('netfence_denied_flows_total', rate=True)}",
                         "{{cluster}} {{namespace}}",
                     )
                 ],
@@ -416,7 +475,7 @@ def namespace() -> Any:
                 "bool_yes_no",
                 [
                     _query(
-                        f"netfence_namespace_default_deny{{{NS}}}",
+                        _ns("netfence_namespace_default_deny"),
                         "{{namespace}} {{direction}}",
                     )
                 ],
@@ -430,10 +489,10 @@ def namespace() -> Any:
                 "none",
                 [
                     _query(
-                        f"netfence_namespace_isolated_pods{{{NS}}}",
+                        _ns("netfence_namespace_isolated_pods"),
                         "{{namespace}} isolated {{direction}}",
                     ),
-                    _query(f"netfence_namespace_pods{{{NS}}}", "{{namespace}} pods"),
+                    _query(_ns("netfence_namespace_pods"), "{{namespace}} pods"),
                 ],
             ),
             _table(
@@ -441,7 +500,7 @@ def namespace() -> Any:
                 "Each permitted exposure of an object (netfence_exposure_info; capped, see "
                 "netfence_exposure_info_dropped). internet rows are red.",
                 "none",
-                [_query(f"netfence_exposure_info{{{NS}}}", instant=True)],
+                [_query(_ns("netfence_exposure_info"), instant=True)],
                 NEUTRAL,
                 hide=("Time", "Value", "__name__", "instance", "job", "pod", "service", "endpoint"),
                 sort_by="exposure",
@@ -463,7 +522,7 @@ def namespace() -> Any:
                 "Findings",
                 "Findings of the last scan by check, severity and direction (count). Red: any.",
                 "none",
-                [_query(f"netfence_findings{{{NS}}} > 0", instant=True)],
+                [_query(f"{_ns('netfence_findings')} > 0", instant=True)],
                 GOOD_LOW,
                 hide=("Time", "__name__", "instance", "job", "pod", "service", "endpoint"),
                 rename={"Value": "findings"},
@@ -476,8 +535,8 @@ def namespace() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"sum by (namespace, policy, reason, direction) "
-                        f"(rate(netfence_denied_flows_total{{{NS}}}[{RATE}]))",
+                        "sum by (namespace, policy, reason, direction) "
+                        f"{_ns('netfence_denied_flows_total', rate=True)}",
                         "{{namespace}} {{direction}} {{policy}} {{reason}}",
                     )
                 ],
@@ -490,9 +549,13 @@ def namespace() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"topk(10, sum by (namespace, workload, direction) "
-                        f'(rate(netfence_workload_policy_verdicts_total{{{NS}, verdict="dropped"}}'
-                        f"[{RATE}])))",
+                        "topk(10, sum by (namespace, workload, direction) "
+                        + _ns(
+                            "netfence_workload_policy_verdicts_total",
+                            'verdict="dropped"',
+                            rate=True,
+                        )
+                        + ")",
                         "{{namespace}}/{{workload}} {{direction}}",
                     )
                 ],
@@ -507,16 +570,14 @@ def namespace() -> Any:
                 [
                     _query(
                         "sum by (source_namespace, destination_namespace, verdict) "
-                        '(rate(netfence_namespace_flows_total{cluster=~"$cluster", '
-                        f'destination_namespace=~"$namespace"}}[{RATE}]))',
+                        + _team(
+                            'rate(netfence_namespace_flows_total{cluster=~"$cluster", '
+                            f'{side}_namespace=~"$namespace"}}[{RATE}])',
+                            f"{side}_namespace",
+                        ),
                         instant=True,
-                    ),
-                    _query(
-                        "sum by (source_namespace, destination_namespace, verdict) "
-                        '(rate(netfence_namespace_flows_total{cluster=~"$cluster", '
-                        f'source_namespace=~"$namespace"}}[{RATE}]))',
-                        instant=True,
-                    ),
+                    )
+                    for side in ("destination", "source")
                 ],
                 _thresholds((None, "blue")),
                 hide=("Time",),
@@ -529,7 +590,7 @@ def namespace() -> Any:
                 "none",
                 [
                     _query(
-                        f"namespace_exposure:netfence_unused_exposures:min{{{NS}}}",
+                        _ns("namespace_exposure:netfence_unused_exposures:min"),
                         "{{namespace}} {{exposure}}",
                     )
                 ],
@@ -553,8 +614,8 @@ def hubble() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"sum by (namespace) (rate(netfence_policy_verdicts_total"
-                        f'{{{NS}, verdict="{verdict}"}}[{RATE}]))',
+                        "sum by (namespace) "
+                        + _ns("netfence_policy_verdicts_total", f'verdict="{verdict}"', rate=True),
                         "{{namespace}}",
                     )
                 ],
@@ -578,7 +639,7 @@ def hubble() -> Any:
                 "pps",
                 [
                     _query(
-                        f"sum by (reason) (rate(netfence_dropped_packets_total{{{NS}}}[{RATE}]))",
+                        f"sum by (reason) {_ns('netfence_dropped_packets_total', rate=True)}",
                         "{{reason}}",
                     )
                 ],
@@ -592,8 +653,8 @@ def hubble() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"topk(10, sum by (namespace, policy) "
-                        f"(rate(netfence_denied_flows_total{{{NS}}}[{RATE}])))",
+                        "topk(10, sum by (namespace, policy) "
+                        f"{_ns('netfence_denied_flows_total', rate=True)})",
                         "{{namespace}} {{policy}}",
                     )
                 ],
@@ -606,8 +667,8 @@ def hubble() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"sum by (namespace, direction) (rate(netfence_denied_flows_total"
-                        f'{{{NS}, policy="default-deny"}}[{RATE}]))',
+                        "sum by (namespace, direction) "
+                        + _ns("netfence_denied_flows_total", 'policy="default-deny"', rate=True),
                         "{{namespace}} {{direction}}",
                     )
                 ],
@@ -620,8 +681,8 @@ def hubble() -> Any:
                 "reqps",
                 [
                     _query(
-                        f"sum by (protocol, verdict) "
-                        f"(rate(netfence_l7_requests_total{{{NS}}}[{RATE}]))",
+                        "sum by (protocol, verdict) "
+                        f"{_ns('netfence_l7_requests_total', rate=True)}",
                         "{{protocol}} {{verdict}}",
                     )
                 ],

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from exporter.core.addresses import AddressRange, merge_adjacent, parse_address
+from exporter.core.addresses import AddressRange, parse_address
 from exporter.core.engine import Endpoint, Engine, PodClass
-from exporter.core.ports import NONE, PortSet
+from exporter.core.ports import PortSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +78,47 @@ def connectivity_blocks(
     order = sorted(engine.classes_by_ns, key=lambda n: f"{n}/")
     sources = [c for ns in order for c in engine.classes_by_ns[ns]]
     position = {ns: i for i, ns in enumerate(order)}
-    from_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
+    atoms = _Atoms(engine.atoms)
+    from_ext: dict[str, dict[int, PortSet]] = defaultdict(dict)
     external: list[Connection] | None = None
     ids = _IdCache()
     block = _Block(ids)
     current = 0
+    last_src: PodClass | None = None
     # A namespace filter also narrows the walk itself (engine.class_connectivity).
     namespaces = set(keep.namespaces) if keep and keep.namespaces else None
     for src, dst, ports in engine.class_connectivity(
         keep.pair if keep else None, sources, outside_first=True, namespaces=namespaces
     ):
         if isinstance(src, AddressRange):
+            ai = atoms.index(src)
             for d in ids(dst):
-                from_ext[d][src] = from_ext[d].get(src, NONE) | ports
+                found = from_ext[d]
+                prev = found.get(ai)
+                found[ai] = ports if prev is None else prev | ports
             continue
-        if external is None:
-            external = _external(from_ext)
-            from_ext.clear()
-        assert isinstance(src, PodClass)
-        index = position[src.namespace]
-        while current < index:  # namespaces done (some with no pod-to-pod connection)
-            yield from _flush(engine, keep, order[current], block, external)
-            block = _Block(ids)
-            current += 1
-            if progress is not None:
-                progress(current, len(order))
-        block.add(src, dst, ports)
+        if src is not last_src:
+            if external is None:
+                external = _external(from_ext, atoms)
+                from_ext.clear()
+            assert isinstance(src, PodClass)
+            index = position[src.namespace]
+            while current < index:  # namespaces done (some with no pod-to-pod connection)
+                yield from _flush(engine, keep, order[current], block, external, atoms)
+                block = _Block(ids)
+                current += 1
+                if progress is not None:
+                    progress(current, len(order))
+            last_src = src
+            add_class, add_atom = block.adder(src)
+        if isinstance(dst, PodClass):
+            add_class(dst, ports)
+        else:
+            add_atom(atoms.index(dst), ports)
     if external is None:
-        external = _external(from_ext)
+        external = _external(from_ext, atoms)
     while current < len(order):
-        yield from _flush(engine, keep, order[current], block, external)
+        yield from _flush(engine, keep, order[current], block, external, atoms)
         block = _Block(ids)
         current += 1
         if progress is not None:
@@ -117,25 +128,38 @@ def connectivity_blocks(
 
 
 class _Block:
-    """The connections of one source namespace, folded into workloads."""
+    """The connections of one source namespace, folded into workloads; address atoms
+    are kept by their index in `engine.atoms` until they are merged into ranges."""
 
     def __init__(self, ids: _IdCache) -> None:
         self.ids = ids
         self.pairs: dict[tuple[str, str], PortSet] = {}
-        self.to_ext: dict[str, dict[AddressRange, PortSet]] = defaultdict(dict)
+        self.to_ext: dict[str, dict[int, PortSet]] = defaultdict(dict)
 
-    def add(self, src: PodClass, dst: Endpoint, ports: PortSet) -> None:
+    def adder(
+        self, src: PodClass
+    ) -> tuple[Callable[[PodClass, PortSet], None], Callable[[int, PortSet], None]]:
+        """Two functions adding `src`'s connections to a class and to an atom: the pair
+        walk calls them millions of times, so the source's ids are looked up once."""
         pairs = self.pairs
-        if isinstance(dst, PodClass):
-            for s in self.ids(src):
-                for d in self.ids(dst):
+        ids = self.ids
+        sources = ids(src)
+        targets = [self.to_ext[s] for s in sources]
+
+        def add_class(dst: PodClass, ports: PortSet) -> None:
+            for s in sources:
+                for d in ids(dst):
                     if s != d:
                         key = (s, d)
                         prev = pairs.get(key)
                         pairs[key] = ports if prev is None else prev | ports
-        else:
-            for s in self.ids(src):
-                self.to_ext[s][dst] = self.to_ext[s].get(dst, NONE) | ports
+
+        def add_atom(atom: int, ports: PortSet) -> None:
+            for found in targets:
+                prev = found.get(atom)
+                found[atom] = ports if prev is None else prev | ports
+
+        return add_class, add_atom
 
 
 class _IdCache:
@@ -153,11 +177,11 @@ class _IdCache:
         return found
 
 
-def _external(from_ext: dict[str, dict[AddressRange, PortSet]]) -> list[Connection]:
+def _external(from_ext: dict[str, dict[int, PortSet]], atoms: _Atoms) -> list[Connection]:
     out = [
-        Connection(str(rng), wl, p)
+        Connection(rng, wl, p)
         for wl, by_atom in from_ext.items()
-        for rng, p in _merge_ranges(by_atom)
+        for rng, p in atoms.merge(by_atom)
     ]
     out.sort(key=lambda c: (c.src, c.dst))
     return out
@@ -169,10 +193,11 @@ def _flush(
     namespace: str,
     block: _Block,
     external: list[Connection],
+    atoms: _Atoms,
 ) -> Iterator[list[Connection]]:
     out = [Connection(s, d, p) for (s, d), p in block.pairs.items()]
     for wl, by_atom in block.to_ext.items():
-        out.extend(Connection(wl, str(rng), p) for rng, p in _merge_ranges(by_atom))
+        out.extend(Connection(wl, rng, p) for rng, p in atoms.merge(by_atom))
     # Egress to named destinations (Cilium toFQDNs/toServices): `fqdn:api.example.com`.
     for cls in engine.classes_by_ns.get(namespace, ()):
         if keep is not None and not keep.source(cls):
@@ -254,10 +279,50 @@ def _ids(endpoint: Endpoint) -> list[str]:
     return [w.id for w in endpoint.workloads]
 
 
-def _merge_ranges(by_atom: dict[AddressRange, PortSet]) -> list[tuple[AddressRange, PortSet]]:
-    by_ports: dict[PortSet, list[AddressRange]] = defaultdict(list)
-    for rng, ports in by_atom.items():
-        by_ports[ports].append(rng)
-    out = [(rng, ports) for ports, rngs in by_ports.items() for rng in merge_adjacent(rngs)]
-    out.sort(key=lambda item: item[0])
-    return out
+class _Atoms:
+    """Address atoms by index: adjacent atoms of one family have consecutive indexes
+    (`engine.atoms` partitions each family's space in order), so merging a source's
+    per-atom verdicts into ranges is a walk over sorted ints, not a sort of ranges."""
+
+    def __init__(self, atoms: list[AddressRange]) -> None:
+        self.atoms = atoms
+        # By identity: the engine yields its own atom objects, and hashing a frozen
+        # dataclass per connection costs more than the rest of the bookkeeping.
+        self._by_id = {id(a): i for i, a in enumerate(atoms)}
+        self._by_value = {a: i for i, a in enumerate(atoms)}
+        self._text: dict[tuple[int, int], str] = {}
+
+    def index(self, atom: AddressRange) -> int:
+        found = self._by_id.get(id(atom))
+        return found if found is not None else self._by_value[atom]
+
+    def merge(self, by_atom: dict[int, PortSet]) -> list[tuple[str, PortSet]]:
+        """(range text, ports) for runs of adjacent atoms with equal ports, in address
+        order."""
+        by_ports: dict[PortSet, list[int]] = defaultdict(list)
+        for ai, ports in by_atom.items():
+            by_ports[ports].append(ai)
+        runs: list[tuple[int, int, PortSet]] = []
+        atoms = self.atoms
+        for ports, indexes in by_ports.items():
+            indexes.sort()
+            start = prev = indexes[0]
+            for ai in indexes[1:]:
+                if ai != prev + 1 or atoms[ai].family != atoms[prev].family:
+                    runs.append((start, prev, ports))
+                    start = ai
+                prev = ai
+            runs.append((start, prev, ports))
+        runs.sort(key=_first)
+        return [(self._range_text(a, b), ports) for a, b, ports in runs]
+
+    def _range_text(self, first: int, last: int) -> str:
+        found = self._text.get((first, last))
+        if found is None:
+            a, b = self.atoms[first], self.atoms[last]
+            found = self._text[(first, last)] = str(AddressRange(a.family, a.first, b.last))
+        return found
+
+
+def _first(run: tuple[int, int, PortSet]) -> int:
+    return run[0]

@@ -86,7 +86,7 @@ class PortSet:
         return self.sctp
 
     def __or__(self, other: PortSet) -> PortSet:
-        if not other:
+        if other is self or not other:
             return self
         if not self:
             return other

@@ -57,6 +57,32 @@ NEUTRAL = {
     "Scrape size": "size and duration, no fixed limit",
 }
 
+# Panels about whole clusters (scans, the Hubble stream, netfence itself): no namespace,
+# so neither the namespace nor the team variable applies. Every other panel is per
+# namespace and must honour both.
+CLUSTER_LEVEL = {
+    "Scans failing",
+    "Scan health",
+    "Lost events",
+    "Relay up per shard",
+    "Scan duration",
+    "Scan success",
+    "Scan age vs interval",
+    "Scan errors",
+    "Store write failures",
+    "Flow consumer rate",
+    "Flow consumer lag",
+    "Scrape size",
+}
+
+# How a query honours $team: only the series of namespaces of the selected teams are kept
+# (dashboards/generate.py `_team`), joined on the label the query filters by namespace.
+TEAM_JOIN = re.compile(
+    r"and on \(cluster, (?P<label>\w*namespace)\) (?:label_replace\()?"
+    r'netfence_namespace_info\{cluster=~"\$cluster", team=~"\$team"\}'
+)
+NAMESPACE_FILTER = re.compile(r'\b(?P<label>\w*namespace)=~"\$namespace"')
+
 
 def test_committed_json_is_what_the_generator_writes(tmp_path: Path) -> None:
     gen = generator()
@@ -80,9 +106,10 @@ def test_dashboard_conventions(name: str) -> None:
     board = boards()[name]
     assert board["tags"] == ["netfence"]
     variables = board["templating"]["list"]
-    assert [v["name"] for v in variables[:3]] == ["datasource", "cluster", "namespace"]
-    ns = variables[2]
-    assert ns["multi"] is True and ns["includeAll"] is True
+    assert [v["name"] for v in variables[:4]] == ["datasource", "cluster", "team", "namespace"]
+    for var in variables[1:4]:
+        assert var["multi"] is True and var["includeAll"] is True, var["name"]
+        assert var["allValue"] == ".*", var["name"]
     assert variables[0]["type"] == "datasource" and variables[0]["query"] == "prometheus"
     for panel in panels(board):
         title = panel["title"]
@@ -98,6 +125,42 @@ def test_dashboard_conventions(name: str) -> None:
             assert "$cluster" in expr, (name, title, expr)
             for window in re.findall(r"\b(?:rate|increase)\([^\[]*\[([^\]]+)\]", expr):
                 assert window == "$__rate_interval", (name, title, expr)
+
+
+def test_team_variable_reads_namespace_info_and_narrows_the_namespaces() -> None:
+    for name, board in boards().items():
+        team, namespace = board["templating"]["list"][2:4]
+        assert team["name"] == "team" and team["label"] == "Team"
+        assert team["type"] == "query" and team["datasource"]["uid"] == "${datasource}"
+        assert team["query"]["query"] == (
+            'label_values(netfence_namespace_info{cluster=~"$cluster"}, team)'
+        ), name
+        assert team["description"] and team["sort"] == 1 and team["refresh"] == 2, name
+        assert namespace["query"]["query"] == (
+            'label_values(netfence_namespace_info{cluster=~"$cluster", team=~"$team"}, namespace)'
+        ), name
+
+
+@pytest.mark.parametrize("name", sorted(boards()))
+def test_every_per_namespace_query_honours_the_team(name: str) -> None:
+    """namespace=All is `.*`, so narrowing the namespace list by team is not enough: each
+    namespace filter of a per-namespace panel must come with the team join, on the same
+    label (a query that forgets it, or joins on the wrong side, fails here)."""
+    per_namespace = 0
+    for panel in panels(boards()[name]):
+        title = panel["title"]
+        for target in panel["targets"]:
+            expr = target["expr"]
+            filtered = sorted(m["label"] for m in NAMESPACE_FILTER.finditer(expr))
+            joined = sorted(m["label"] for m in TEAM_JOIN.finditer(expr))
+            if title in CLUSTER_LEVEL:
+                assert filtered == [] and "$team" not in expr, (name, title, expr)
+                continue
+            per_namespace += 1
+            assert filtered, (name, title, "per-namespace panel without $namespace", expr)
+            assert joined == filtered, (name, title, "without the team join", expr)
+    if name != "netfence-self.json":
+        assert per_namespace >= 5, name
 
 
 def test_every_dashboard_has_the_issue_s_panels() -> None:

@@ -12,6 +12,9 @@ shipped rules are unchanged), and sends alerts to a real Alertmanager (Debian
   demo (long `for`) are the expected ones.
 - test_every_dashboard_query_returns_data: every query of every panel, with the
   variables substituted with the demo's values, returns data from that Prometheus.
+- test_selecting_a_team_narrows_the_per_namespace_panels: with a team selected (and
+  namespace=All), every per-namespace query returns exactly what it returns for that
+  team's namespaces, and only those namespaces.
 
 Every process binds 127.0.0.1 on a port chosen by the OS (other test runs may share the
 machine); all state lives in tmp_path. Wall time: about 3 minutes (burst after 30 s,
@@ -226,8 +229,9 @@ def _alerts(prometheus: str) -> list[dict[str, Any]]:
     return list(_get(f"{prometheus}/api/v1/alerts")["data"]["alerts"])
 
 
-def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:
-    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+def _query(prometheus: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+    params = {"query": expr} if at is None else {"query": expr, "time": at}
+    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode(params)
     body = _get(url)
     assert body["status"] == "success", (expr, body)
     return list(body["data"]["result"])
@@ -303,12 +307,19 @@ NO_DATA_ON_DEMO: dict[tuple[str, str, str], str] = {
 RANGE_SECONDS = 120
 
 
-def _substitute(expr: str, namespace: str) -> str:
+def _substitute(expr: str, namespace: str, team: str = ".*") -> str:
+    """`expr` as Grafana sends it: `.*` is All (the variables' custom all value), several
+    values are `(a|b)`."""
     return (
         expr.replace("$__rate_interval", "1m")
         .replace("$cluster", "demo")
         .replace("$namespace", namespace)
+        .replace("$team", team)
     )
+
+
+def _boards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "dashboards").glob("*.json"))}
 
 
 def _has_data(prometheus: str, expr: str, instant: bool) -> bool:
@@ -324,9 +335,7 @@ def _has_data(prometheus: str, expr: str, instant: bool) -> bool:
 def test_every_dashboard_query_returns_data(stack: Stack) -> None:
     # Enough history for 1-minute rates and the recording rules.
     time.sleep(max(0.0, stack.started + 90 - time.time()))
-    boards = {
-        p.name: json.loads(p.read_text()) for p in sorted((ROOT / "dashboards").glob("*.json"))
-    }
+    boards = _boards()
     assert len(boards) == 4
     empty = []
     checked = 0
@@ -347,8 +356,68 @@ def test_every_dashboard_query_returns_data(stack: Stack) -> None:
                         empty.append(f"{key} namespace={namespace}: {expr}")
     assert checked > 40
     assert empty == [], "\n".join(empty)
-    # The variables' own queries have values too.
-    assert {
-        r["metric"]["namespace"]
-        for r in _query(stack.prometheus, 'netfence_namespace_pods{cluster="demo"}')
-    } >= {BURST_NAMESPACE}
+    # The variables' own queries have values too (label_values(...) of these series).
+    variables = {v["name"]: v for v in next(iter(boards.values()))["templating"]["list"]}
+    for name, label, team in (("team", "team", ".*"), ("namespace", "namespace", TEAM)):
+        series = re.fullmatch(r"label_values\((.*), \w+\)", variables[name]["query"]["query"])
+        assert series, variables[name]
+        got = {
+            r["metric"][label] for r in _query(stack.prometheus, _substitute(series[1], ".*", team))
+        }
+        assert got >= ({TEAM, "payments", "unowned"} if name == "team" else TEAM_NAMESPACES)
+
+
+# A team examples/intent/intent.yaml assigns: kube-system by its explicit `teams.namespaces`
+# map, ingress-nginx by its namespace label (examples/demo-cluster). Its regex must not
+# match the team platform-data (PromQL regexes are anchored).
+TEAM = "platform"
+TEAM_NAMESPACES = {"ingress-nginx", "kube-system"}
+NAMESPACE_FILTER = re.compile(r'\b(\w*namespace)=~"\$namespace"')
+
+
+def _result(prometheus: str, expr: str, at: float) -> dict[frozenset[tuple[str, str]], str]:
+    return {frozenset(r["metric"].items()): r["value"][1] for r in _query(prometheus, expr, at)}
+
+
+def test_selecting_a_team_narrows_the_per_namespace_panels(stack: Stack) -> None:
+    time.sleep(max(0.0, stack.started + 90 - time.time()))
+    info = _query(stack.prometheus, 'netfence_namespace_info{cluster="demo"}')
+    owned = {r["metric"]["namespace"] for r in info if r["metric"]["team"] == TEAM}
+    assert owned == TEAM_NAMESPACES
+    others = {r["metric"]["namespace"] for r in info} - TEAM_NAMESPACES
+    assert others >= {BURST_NAMESPACE, "databases"}  # databases: team platform-data
+
+    # Grafana sends one team as `platform`, two as `(payments|platform)`.
+    selections = [(TEAM, TEAM_NAMESPACES), (f"(payments|{TEAM})", TEAM_NAMESPACES | {"payments"})]
+    checked = narrowed = 0
+    shown_by: dict[tuple[str, str, str], set[str]] = {}
+    for board in _boards().values():
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                expr = target["expr"]
+                if "$team" not in expr:
+                    continue  # cluster-level (tests/dashboards checks which ones)
+                (label,) = set(NAMESPACE_FILTER.findall(expr))
+                # One evaluation time, a few scrapes back (all ingested): exact compares.
+                at = time.time() - 5
+                everything = _result(stack.prometheus, _substitute(expr, ".*"), at)
+                for team, namespaces in selections:
+                    regex = "(" + "|".join(sorted(namespaces)) + ")"
+                    got = _result(stack.prometheus, _substitute(expr, ".*", team), at)
+                    # The team's namespaces and nothing else: what selecting them by
+                    # name returns (also for sums, counts and coverage ratios).
+                    want = _result(stack.prometheus, _substitute(expr, regex), at)
+                    where = (board["uid"], panel["title"], team, expr)
+                    assert got == want, where
+                    shown = {dict(k).get(label) for k in got} - {None}
+                    assert shown <= namespaces, where
+                    shown_by.setdefault((board["uid"], panel["title"], team), set()).update(shown)
+                    checked += 1
+                    narrowed += got != everything
+    assert checked > 40
+    # Not vacuous: most queries lose series or change value when a team is selected.
+    assert narrowed > checked / 2, (narrowed, checked)
+    # Every namespace of the team, and only those: pods are counted in all of them.
+    assert shown_by[("netfence-namespace", "Isolated pods", TEAM)] == TEAM_NAMESPACES
+    two = selections[1][1]
+    assert shown_by[("netfence-namespace", "Isolated pods", selections[1][0])] == two

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from exporter.core.addresses import NON_PUBLIC, AddressRange, IPBlock, atoms
 from exporter.core.engine.classes import PodClass
 from exporter.core.engine.connectivity_map import ConnectivityMap
+from exporter.core.engine.matching import LabelSets
 from exporter.core.engine.selection import Plan
 from exporter.core.model import (
     ContainerPort,
@@ -149,6 +150,7 @@ class Engine(ConnectivityMap):
         self._block_cache: dict[IPBlock, list[int]] = {}
         self._peer_atoms: dict[Peer, frozenset[int]] = {}
         self._pod_ns_label_keys: frozenset[str] | None = None
+        self._label_sets: LabelSets | None = None
         self._plans: dict[tuple[int, Direction], Plan] = {}
         self._named_ports: frozenset[tuple[str | None, Protocol]] | None = None
         self._named_cache: dict[

@@ -43,6 +43,32 @@ from exporter.core.ports import ALL, NONE, PortSet
 from exporter.core.selectors import LabelSelector, Operator
 
 
+class LabelSets:
+    """The distinct pod label sets of a cluster, each numbered, with the sets each pod
+    selector matches cached."""
+
+    def __init__(self, classes: list[PodClass]) -> None:
+        numbers: dict[frozenset[tuple[str, str]], int] = {}
+        self.sets: list[Mapping[str, str]] = []
+        self.of_class: list[int] = []
+        for cls in classes:
+            key = frozenset(cls.labels.items())
+            n = numbers.get(key)
+            if n is None:
+                n = numbers[key] = len(self.sets)
+                self.sets.append(cls.labels)
+            self.of_class.append(n)
+        self._matching: dict[LabelSelector, frozenset[int]] = {}
+
+    def matching(self, selector: LabelSelector) -> frozenset[int]:
+        found = self._matching.get(selector)
+        if found is None:
+            found = self._matching[selector] = frozenset(
+                n for n, labels in enumerate(self.sets) if selector.matches(labels)
+            )
+        return found
+
+
 class Matching:
     """The first layer of `Engine`: matching peers to pod classes and address atoms,
     each answer cached per peer."""
@@ -61,6 +87,7 @@ class Matching:
     _block_cache: dict[IPBlock, list[int]]
     _peer_atoms: dict[Peer, frozenset[int]]
     _pod_ns_label_keys: frozenset[str] | None
+    _label_sets: LabelSets | None
     _named_cache: dict[tuple[tuple[PortMatch, ...], tuple[ContainerPort, ...]], PortSet]
 
     def labels(self, cls: PodClass, view: LabelView) -> Mapping[str, str]:
@@ -135,11 +162,32 @@ class Matching:
                 spaces = [peer.namespace]
             else:
                 spaces = self.namespaces_matching(peer.namespace_selector)
+            selector = peer.pod_selector
+            if not selector.requirements:  # `podSelector: {}`: no label to look at
+                return [
+                    cls
+                    for ns in spaces
+                    for cls in self.classes_by_ns.get(ns, ())
+                    if not cls.host_network
+                ]
+            if len(spaces) == 1:
+                return [
+                    cls
+                    for cls in self.classes_by_ns.get(spaces[0], ())
+                    if not cls.host_network and selector.matches(cls.labels)
+                ]
+            # Across namespaces the same few label sets repeat (app=web in each of
+            # them): the selector is matched once per distinct set.
+            sets = self._label_sets
+            if sets is None:
+                sets = self._label_sets = LabelSets(self.classes)
+            ok = sets.matching(selector)
+            of = sets.of_class
             return [
                 cls
                 for ns in spaces
                 for cls in self.classes_by_ns.get(ns, ())
-                if not cls.host_network and peer.pod_selector.matches(cls.labels)
+                if not cls.host_network and of[cls.index] in ok
             ]
         if isinstance(peer, EndpointPeer):
             return [c for c in self._endpoint_candidates(peer) if self._endpoint_matches(peer, c)]
