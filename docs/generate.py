@@ -326,6 +326,25 @@ def demo_exposures() -> str:
     return "\n".join(rows) + "\n"
 
 
+def metrics_demo() -> str:
+    """`curl -s .../metrics | grep netfence_namespace_default_deny` of `netfence serve` on
+    the demo: the Collector's exposition after one scan (what /metrics serves)."""
+    from prometheus_client import generate_latest
+
+    from exporter.config import ClusterConfig
+    from exporter.metrics import NetfenceCollector, new_registry
+    from exporter.serve.clusters import Cluster, manifests_reader
+    from exporter.serve.scans import Scanner
+
+    reader = manifests_reader(ClusterConfig("demo", manifests=(DEMO,)))
+    scanner = Scanner([Cluster("demo", reader, "demo")])
+    scanner.scan("demo")
+    text = generate_latest(new_registry(NetfenceCollector(scanner.metrics, "x"))).decode()
+    lines = [line for line in text.splitlines() if "netfence_namespace_default_deny" in line]
+    command = "$ curl -s localhost:9873/metrics | grep netfence_namespace_default_deny\n"
+    return fenced(command + "\n".join(lines))
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "scan-json": scan_json,
     "exposure-json": exposure_json,
@@ -333,6 +352,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "intent-json": intent_json,
     "explain-json": explain_json,
     "explain-table": explain_table,
+    "metrics-demo": metrics_demo,
     "diff-json": diff_json,
     "diff-markdown": diff_markdown,
     "history-table": history_table,

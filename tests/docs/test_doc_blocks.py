@@ -3,7 +3,8 @@ what the program prints today: docs/generate.py (`make docs`) writes each block 
 running `netfence` in-process, and these tests fail when a committed block differs.
 
 Generated blocks (docs/generate.py BLOCKS):
-- README.md `explain-table`: `netfence explain` on the demo, shop/cart -> payments-api.
+- README.md `explain-table`: `netfence explain` on the demo, shop/cart -> payments-api;
+  `metrics-demo`: `netfence_namespace_default_deny` as /metrics serves it for the demo.
 - docs/json-output.md `scan-json` (summary, a verified and an unknown namespace, a
   finding, an input error), `exposure-json`, `intent-json`, `connectivity-json`,
   `explain-json`.
