@@ -159,6 +159,26 @@ def connectivity_json() -> str:
     return fenced("[\n" + ",\n".join("  " + json.dumps(p) for p in picked) + "\n]", "json")
 
 
+def intent_json() -> str:
+    """The `intent` key of the demo's scan with its intent file (examples/intent)."""
+    intent = ROOT / "examples" / "intent" / "intent.yaml"
+    data = _json(["scan", "--manifests", str(DEMO), "--intent", str(intent), "-o", "json"])
+    full = data["intent"]
+    excerpt = {
+        "guardrails": full["guardrails"],
+        "teams": full["teams"],
+        "namespace_labels": {"shop": full["namespace_labels"]["shop"]},
+        "guardrail_violations": [
+            _by(full["guardrail_violations"], namespace="team-legacy", rule="default-deny-ingress")
+        ],
+        "exceptions": full["exceptions"],
+        "baseline_drift": [d for d in full["baseline_drift"] if d["state"] != "in_sync"],
+        "intended_exposures": full["intended_exposures"],
+        "notes": full["notes"],
+    }
+    return fenced('"intent": ' + compact(excerpt), "json")
+
+
 EXPLAIN = ["--from", "shop/cart", "--to", "payments/payments-api", "--port", "8443/TCP"]
 
 
@@ -195,10 +215,10 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def diff_json() -> str:
-    """`diff -o json` of a pull request that adds an allow-all beside payments'
-    default-deny: the base is the git revision `origin/main` of a repository holding the
-    demo under deploy/."""
+@contextlib.contextmanager
+def _pull_request() -> Iterator[None]:
+    """The working directory is a repository holding the demo under deploy/ at revision
+    `origin/main`, with a change: an allow-all beside payments' default-deny."""
     with tempfile.TemporaryDirectory(prefix="netfence-docs-") as tmp:
         repo = Path(tmp)
         shutil.copytree(DEMO, repo / "deploy", ignore=shutil.ignore_patterns("README.md"))
@@ -210,9 +230,18 @@ def diff_json() -> str:
         cwd = Path.cwd()
         os.chdir(repo)
         try:
-            data = _json(["diff", "--base", "origin/main", "--head", "deploy", "-o", "json"])
+            yield
         finally:
             os.chdir(cwd)
+
+
+DIFF = ["diff", "--base", "origin/main", "--head", "deploy"]
+
+
+def diff_json() -> str:
+    """`diff -o json` of the pull request (_pull_request)."""
+    with _pull_request():
+        data = _json([*DIFF, "-o", "json"])
     data["base"] = re.sub(r"\([0-9a-f]{12}\)", "(3f2a9c1b0d4e)", data["base"])
     for ns in data["namespaces"]:
         # one entry of a long list is enough to show its shape
@@ -220,8 +249,16 @@ def diff_json() -> str:
     return fenced(compact(data), "json")
 
 
-def history_table() -> str:
-    """`netfence history` over a seeded store: payments loses its default-deny at 14:10."""
+def diff_markdown() -> str:
+    """`diff -o markdown` of the same pull request: the comment as posted."""
+    with _pull_request():
+        _code, text = run([*DIFF, "-o", "markdown"])
+    return fenced(text, "markdown")
+
+
+@contextlib.contextmanager
+def _history() -> Iterator[str]:
+    """A store URL with three scans of prod-eu: payments loses its default-deny at 14:10."""
     from exporter.store import FindingRow, NamespaceRow, PolicyDigest, ScanRecord, Store
 
     t0 = datetime(2026, 10, 3, 14, 0, tzinfo=UTC).timestamp()
@@ -235,7 +272,10 @@ def history_table() -> str:
             started_at=at,
             duration_seconds=1.0,
             success=True,
-            namespaces=(NamespaceRow("payments", 4, deny, True, 4 if deny else 0, 4),),
+            namespaces=(
+                NamespaceRow("payments", 4, deny, True, 4 if deny else 0, 4),
+                NamespaceRow("shop", 2, False, False, 0, 0),
+            ),
             policies=(policy,) if deny else (),
             findings=()
             if deny
@@ -249,12 +289,22 @@ def history_table() -> str:
         for at, deny in ((t0, True), (t0 + 300, True), (t0 + 600, False)):
             store.record(scan(at, deny))
         store.close()
-        argv = ["history", "--store", url, "--since", "2026-10-03", "--until", "2026-10-04"]
-        _code, text = run(argv)
-    command = (
-        "$ netfence history --store sqlite:///netfence.db --since 2026-10-03 --until 2026-10-04\n"
-    )
-    return fenced(command + text)
+        yield url
+
+
+def history_table() -> str:
+    """`netfence history` over the seeded store: the change log of a day."""
+    argv = ["--since", "2026-10-03", "--until", "2026-10-04"]
+    with _history() as url:
+        _code, text = run(["history", "--store", url, *argv])
+    return fenced(f"$ netfence history --store sqlite:///netfence.db {' '.join(argv)}\n{text}")
+
+
+def history_at() -> str:
+    """`netfence history --at T` over the seeded store: the state at 14:05."""
+    with _history() as url:
+        _code, text = run(["history", "--store", url, "--at", "2026-10-03T14:05"])
+    return fenced(f"$ netfence history --store sqlite:///netfence.db --at 2026-10-03T14:05\n{text}")
 
 
 def demo_exposures() -> str:
@@ -280,10 +330,13 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "scan-json": scan_json,
     "exposure-json": exposure_json,
     "connectivity-json": connectivity_json,
+    "intent-json": intent_json,
     "explain-json": explain_json,
     "explain-table": explain_table,
     "diff-json": diff_json,
+    "diff-markdown": diff_markdown,
     "history-table": history_table,
+    "history-at": history_at,
     "demo-exposures": demo_exposures,
 }
 """Every generated block, by the name its markers carry."""

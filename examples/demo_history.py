@@ -12,6 +12,10 @@ six hours with these drift events (times are days into the quarter):
 - day 40-42: scan outage: the API server is unreachable for two days (failed scans);
 - every day: Hubble denials (team-oops and sandbox blocked by default-deny, payments
   refusing shop's retries), written as hourly flow roll-ups.
+- every day: admitted connections (the internet into ingress-nginx, the controller into
+  shop, shop into payments and kube-system's DNS, payments into databases), so the
+  report's "exposures allowed but unused" and "connections admitted where the scan says
+  default-deny" are real numbers; none during the outage (Hubble Relay was cut off too).
 
 Usage: python examples/demo_history.py sqlite:///demo-out/history.db [--now EPOCH]
 """
@@ -69,6 +73,11 @@ def base_record() -> ScanRecord:
                 ns.egress.isolated_pods,
                 dict(report.exposure.get(ns.name, {})),
                 report.internet_egress_workloads.get(ns.name, 0),
+                labels=(
+                    dict(snapshot.namespaces[ns.name].labels)
+                    if ns.name in snapshot.namespaces and snapshot.namespaces[ns.name].defined
+                    else None
+                ),
             )
             for ns in report.namespaces
         ),
@@ -174,6 +183,29 @@ def denials(since: float, days: int, rnd: random.Random) -> list[RollupRow]:
     return rows
 
 
+ADMITTED = (  # (enforcing namespace, direction, peer, mean connections per 3 hours)
+    ("ingress-nginx", "ingress", "reserved:world", 60),
+    ("shop", "ingress", "ingress-nginx", 40),
+    ("payments", "ingress", "shop", 15),
+    ("payments", "egress", "databases", 25),
+    ("databases", "ingress", "payments", 25),
+    ("kube-system", "ingress", "shop", 30),
+)
+
+
+def admitted(since: float, days: int, rnd: random.Random) -> list[RollupRow]:
+    rows = []
+    for d in range(days):
+        for hour in range(0, 24, 3):
+            if OUTAGE[0] <= d + hour / 24 <= OUTAGE[1]:  # Relay back 3 hours after the API
+                continue
+            h = int(since + d * DAY + hour * 3600)
+            for ns, direction, peer, mean in ADMITTED:
+                n = max(1, int(rnd.gauss(mean, mean / 3)))
+                rows.append(RollupRow(h, "connection", ns, direction, "forwarded", "", "", peer, n))
+    return rows
+
+
 def seed(url: str, now: float) -> str:
     period = previous_quarter(now)
     store = Store.open(url, lambda: now)
@@ -203,6 +235,11 @@ def seed(url: str, now: float) -> str:
             store.record(at_day(base, day, t + jitter))
         t += STEP
     store.flows.add_rollups(CLUSTER, "demo", denials(period.since, days, rnd))
+    store.flows.add_rollups(
+        CLUSTER,
+        "demo",
+        admitted(period.since, days, random.Random(15)),  # noqa: S311 - demo data
+    )
     # and the previous quarter's denials, for the comparison
     prev = period.previous()
     store.flows.add_rollups(

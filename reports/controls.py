@@ -11,6 +11,7 @@ what was observed and where in the evidence bundle the numbers are.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class Evidence(StrEnum):
     EVIDENCE_COMPLETENESS = "evidence-completeness"
     UNREADABLE_KINDS = "unreadable-kinds"
     REVIEW = "review"
+
+
+PER_NAMESPACE = frozenset(Evidence) - {
+    Evidence.EVIDENCE_COMPLETENESS,
+    Evidence.UNREADABLE_KINDS,
+    Evidence.REVIEW,
+}
+"""Evidence computed over the namespaces in a control's scope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +159,25 @@ def evaluate(
             "were not recorded"
         )
     lines = tuple(_line(e, inside, cluster) for e in control.evidence)
+    # A namespace at period end that cannot be placed may be in scope: every figure over
+    # the scope's namespaces is then incomplete, so not verifiable (never "no namespace").
+    unplaced = sum(
+        1
+        for f in facts
+        if f.present_at_end and control.scope.matches(f.namespace, f.labels) is None
+    )
+    if unplaced:
+        why = (
+            f"not verifiable: {unplaced} namespaces at period end could not be placed in or "
+            "out of the scope (their labels were not recorded)"
+        )
+        lines = tuple(
+            dataclasses.replace(line, observed=why, pointer="tables/namespaces.csv",
+                                verifiable=False)
+            if line.evidence in PER_NAMESPACE
+            else line
+            for line in lines
+        )  # fmt: skip
     return ControlResult(control, scope, lines)
 
 

@@ -65,6 +65,9 @@ class ScanResult:
     unreadable: tuple[str, ...]
     policies: tuple[PolicyDigest, ...]
     requests: int = 0
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Labels of each namespace object the scan read (not of namespaces only referenced
+    by other objects): the history keeps them for label-scoped report controls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,9 @@ class Scanner:
             unreadable=read.unreadable,
             policies=digests,
             requests=read.requests,
+            namespace_labels={
+                name: dict(ns.labels) for name, ns in snapshot.namespaces.items() if ns.defined
+            },
         )
         stages = Counter(e.stage for e in report.errors)
         with self._lock:
@@ -432,6 +438,7 @@ def _record(result: ScanResult, version: str, interval: float = 0.0) -> ScanReco
                 egress_isolated_pods=ns.egress.isolated_pods,
                 exposure=dict(report.exposure.get(ns.name, {})),
                 internet_egress_workloads=report.internet_egress_workloads.get(ns.name, 0),
+                labels=result.namespace_labels.get(ns.name),
             )
             for ns in report.namespaces
         ),

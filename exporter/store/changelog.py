@@ -67,7 +67,13 @@ class _Kind:
 NAMESPACES = _Kind(
     namespace_intervals,
     ("namespace",),
-    ("ingress_default_deny", "egress_default_deny", "exposures", "internet_egress_workloads"),
+    (
+        "ingress_default_deny",
+        "egress_default_deny",
+        "exposures",
+        "internet_egress_workloads",
+        "labels",
+    ),
     "namespaces",
 )
 POLICIES = _Kind(
@@ -90,6 +96,19 @@ def exposures_json(counts: Mapping[str, int]) -> str:
     return _exposures_json(tuple(sorted(counts.items()))) if counts else "{}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _labels_json(items: tuple[tuple[str, str], ...]) -> str:
+    return clean(json.dumps(dict(items), sort_keys=True, ensure_ascii=False))
+
+
+def labels_json(labels: Mapping[str, str] | None) -> str | None:
+    """Canonical JSON of one namespace's labels (any key or value storable: control
+    characters are JSON escapes, lone surrogates backslash escapes); None: not recorded."""
+    if labels is None:
+        return None
+    return _labels_json(tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+
+
 def _storable(keys: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """`keys` with every string passed through `clean`; checked in one pass over all
     of them first, since nearly every scan holds only plain ASCII names."""
@@ -110,6 +129,7 @@ def _namespaces(record: ScanRecord) -> dict[Any, Any]:
                     n.egress_default_deny,
                     exposures_json(n.exposure),
                     int(n.internet_egress_workloads),
+                    labels_json(n.labels),
                 )
                 for n in ns
             ],
@@ -186,12 +206,13 @@ def load_open(conn: Connection, cluster: str, scan_id: int | None) -> OpenState:
 
 def _state(kind: _Kind, values: tuple[Any, ...]) -> tuple[Any, ...]:
     if kind is NAMESPACES:
-        idd, edd, exposures, internet = values
+        idd, edd, exposures, internet, labels = values
         return (
             None if idd is None else bool(idd),
             None if edd is None else bool(edd),
             str(exposures),
             int(internet),
+            None if labels is None else str(labels),
         )
     return tuple(values)
 

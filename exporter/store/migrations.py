@@ -11,6 +11,10 @@
    before the first scan recorded by schema 3.
 4. the last use of each policy Hubble names as allowing a connection, and when flows were
    first counted per cluster (exporter.store.flows; stale policies).
+5. namespace labels in the namespace intervals (`labels`, canonical JSON). Rows written
+   before have NULL: labels not recorded, so a control scoped by a label selector cannot
+   place those namespaces ("not verifiable"). The next scan of each cluster records the
+   labels (a new namespace interval; no change event, default-deny is unchanged).
 
 Append only; never edit a released migration.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, text
+from sqlalchemy import Connection, Table, inspect, select, text
 
 from exporter.store import changelog
 from exporter.store.flows import flow_exposure_use, flow_hourly, flow_observed, flow_policy_use
@@ -103,6 +107,14 @@ def _v4(conn: Connection) -> None:
     flow_tables.create_all(conn, tables=[flow_policy_use, flow_observed])
 
 
+def _v5(conn: Connection) -> None:
+    # Migration 3 creates the interval tables from the current schema: a store migrated
+    # from 1 or 2 by this version already has the column.
+    columns = {c["name"] for c in inspect(conn).get_columns("namespace_intervals")}
+    if "labels" not in columns:
+        conn.execute(text("ALTER TABLE namespace_intervals ADD COLUMN labels TEXT"))
+
+
 def _snapshot(conn: Connection, cluster: str, scan_id: int, at: float) -> ScanRecord:
     exposure: dict[str, dict[str, int]] = {}
     for r in conn.execute(select(scan_exposures).where(scan_exposures.c.scan_id == scan_id)):
@@ -139,5 +151,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (2, "hourly Hubble verdict roll-ups and last use of exposures", _v2),
     (3, "history as a change log: intervals, policy versions, pod-count samples", _v3),
     (4, "last use of each policy Hubble names as allowing traffic (stale policies)", _v4),
+    (5, "namespace labels in the namespace intervals (label-scoped controls)", _v5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

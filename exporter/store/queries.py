@@ -39,6 +39,7 @@ from exporter.core.history import (
     PolicyVersion,
     ScanInfo,
 )
+from exporter.store import runtime_joins
 from exporter.store.changelog import load_frame
 from exporter.store.flows import flow_hourly
 from exporter.store.query_rows import (
@@ -52,6 +53,7 @@ from exporter.store.query_rows import (
     _events,
     _exposures,
     _kind_name,
+    _labels,
     _last_scan_per_day,
     _overlap,
     _policy,
@@ -200,9 +202,10 @@ class HistoryQueries:
             namespaces = []
             rows = conn.execute(
                 _covering(n, cluster, at, n.c.namespace, n.c.ingress_default_deny,
-                          n.c.egress_default_deny, n.c.exposures, n.c.internet_egress_workloads)
+                          n.c.egress_default_deny, n.c.exposures, n.c.internet_egress_workloads,
+                          n.c.labels)
             )  # fmt: skip
-            for name, idd, edd, exposed, internet in rows:
+            for name, idd, edd, exposed, internet, labels in rows:
                 sample = counts.get(name)
                 namespaces.append(
                     NamespaceState(
@@ -214,6 +217,7 @@ class HistoryQueries:
                         pods=None if sample is None else sample[0],
                         ingress_isolated_pods=None if sample is None else sample[1],
                         egress_isolated_pods=None if sample is None else sample[2],
+                        labels=_labels(labels),
                     )
                 )
             policies = [
@@ -476,3 +480,17 @@ class HistoryQueries:
                 DeniedFlows(c, float(h), ns, d, r, p, int(n))
                 for c, h, ns, d, r, p, n in conn.execute(query)
             ]
+
+    # -- runtime joins (reports.runtime.RuntimeReader; exporter.store.runtime_joins) -------
+
+    def unused_exposures(self, cluster: str, since: float, until: float) -> int | None:
+        """Permitted exposures at `until` that no admitted connection could have used in
+        [since, until); None when not verifiable."""
+        return runtime_joins.unused_exposures(self._engine, self.state_at, cluster, since, until)
+
+    def admitted_under_default_deny(self, cluster: str, since: float, until: float) -> int | None:
+        """Connections admitted in hours the scans say were default-deny in the direction
+        that admitted them; None when not verifiable."""
+        return runtime_joins.admitted_under_default_deny(
+            self._engine, self.evidence, self._clock, cluster, since, until
+        )

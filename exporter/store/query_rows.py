@@ -54,6 +54,11 @@ def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _labels(value: Any) -> dict[str, str] | None:
+    """Stored labels (canonical JSON) -> a mapping; NULL (not recorded) -> None."""
+    return None if value is None else {str(k): str(v) for k, v in json.loads(value).items()}
+
+
 def _categories(counts: dict[str, int]) -> list[str]:
     return [*CATEGORIES, *sorted(k for k in counts if k not in CATEGORIES)]
 

@@ -23,6 +23,10 @@ class NamespaceRow:
     exposure: Mapping[str, int] = field(default_factory=dict)
     """exposure category -> permitted exposures."""
     internet_egress_workloads: int = 0
+    labels: Mapping[str, str] | None = None
+    """The namespace's labels; None: not recorded (rows written before schema 5, or a
+    namespace only referenced by other objects). A control scoped by label selector
+    cannot place such a namespace: "not verifiable", never "out of scope"."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The tables of the scan history (schema 3): scans, intervals, pod-count samples.
+"""The tables of the scan history (schema 3; labels: 5): scans, intervals, pod-count samples.
 
 - `scans`: one small row per scan, successful or not (the only thing a scan that
   changed nothing writes, with its cluster's `cluster_heads` row).
@@ -98,6 +98,8 @@ namespace_intervals = _interval(
     Column("egress_default_deny", Boolean, nullable=True),
     Column("exposures", Text, nullable=False, default="{}"),
     Column("internet_egress_workloads", Integer, nullable=False, default=0),
+    # added by migration 5: canonical JSON of the labels; NULL: not recorded
+    Column("labels", Text, nullable=True),
 )
 
 policy_intervals = _interval(

@@ -125,6 +125,8 @@ def test_schema_validation_rejects_a_broken_object() -> None:
         ({"scan": {"interval": "five minutes"}}, "scan.interval"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ({"persistance": {"enabled": False}}, "Additional property persistance"),
+        ({"reports": {"persistence": {"accessModes": "ReadWriteOnce"}}}, "accessModes"),
+        ({"reports": {"schedule": "quarterly"}}, "reports.schedule"),
     ],
 )
 def test_values_schema_rejects_unknown_and_mistyped_values(
@@ -173,12 +175,16 @@ def test_defaults_least_privilege_hardened_pod_valid_args(chart: Helm) -> None:
     sc = container["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
-    # writable: only the data volume (the PVC) and /tmp
+    # writable: only the data volume (the PVC), the reports' volume (a PVC) and /tmp
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert mounts == {"/var/lib/netfence": "data", "/tmp": "tmp"}
+    assert mounts == {
+        "/var/lib/netfence": "data", "/var/lib/netfence/reports": "reports", "/tmp": "tmp"
+    }  # fmt: skip
     volumes = {v["name"]: v for v in pod["volumes"]}
-    (pvc,) = kinds["PersistentVolumeClaim"]
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    claims = {c["metadata"]["name"] for c in kinds["PersistentVolumeClaim"]}
+    assert claims == {"nf-netfence", "nf-netfence-reports"}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "nf-netfence"
+    assert volumes["reports"]["persistentVolumeClaim"]["claimName"] == "nf-netfence-reports"
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     # the args are a valid `netfence serve` command line
     args = build_parser().parse_args(container["args"])
@@ -186,6 +192,8 @@ def test_defaults_least_privilege_hardened_pod_valid_args(chart: Helm) -> None:
     (cluster,) = config.clusters
     assert cluster.in_cluster and cluster.name == "default"
     assert config.store_url == "sqlite:////var/lib/netfence/netfence.db"
+    assert config.reports.dir == Path("/var/lib/netfence/reports")
+    assert config.reports.schedule == "0 6 1 1,4,7,10 *"
     port = container["ports"][0]["containerPort"]
     (service,) = kinds["Service"]
     assert config.listen_port == port == service["spec"]["ports"][0]["port"] == 9873
@@ -220,6 +228,10 @@ def test_every_optional_value_reaches_the_pod(chart: Helm) -> None:
     assert values["extraVolumeMounts"][0] in container["volumeMounts"]
     assert "PersistentVolumeClaim" not in kinds
     assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    assert {v["name"]: v for v in pod["volumes"]}["reports"] == {
+        "name": "reports",
+        "persistentVolumeClaim": {"claimName": values["reports"]["persistence"]["existingClaim"]},
+    }
     (service,) = kinds["Service"]
     assert service["metadata"]["annotations"] == values["service"]["annotations"]
     (monitor,) = kinds["ServiceMonitor"]
@@ -235,11 +247,70 @@ def test_every_optional_value_reaches_the_pod(chart: Helm) -> None:
     assert mount["readOnly"] is True
     args = vars(build_parser().parse_args(container["args"]))
     assert args["store"] == values["store"]["url"]
+    assert args["reports_dir"] == "/var/lib/netfence/reports"
+    assert args["reports_schedule"] == values["reports"]["schedule"]
     assert args["ready_grace"] == "10m"
     assert args["hubble_address"] == "hubble-relay.kube-system.svc:80"
     assert args["hubble_tls"] and args["hubble_tls_server_name"] == "ui.hubble-relay.cilium.io"
     for key, name in (("ca", "ca.crt"), ("cert", "tls.crt"), ("key", "tls.key")):
         assert args[f"hubble_tls_{key}_file"] == f"{mount['mountPath']}/{name}"
+
+
+def test_reports_volume_claim_class_modes_or_empty_dir(chart: Helm) -> None:
+    """`reports.persistence` in the style of common charts: a claim of its own with the
+    given size, class (`-`: none) and access modes; an existing claim; an emptyDir when
+    off; nothing at all (no flag, no mount) when reports are off. The root filesystem
+    stays read-only: the reports directory is always a mounted volume."""
+    objects = chart.objects(
+        {"reports": {"schedule": "30 5 2 * *", "persistence": {
+            "size": "5Gi", "storageClass": "fast", "accessModes": ["ReadWriteOncePod"],
+            "annotations": {"helm.sh/resource-policy": "keep"}}}}
+    )  # fmt: skip
+    (pvc,) = [c for c in by_kind(objects)["PersistentVolumeClaim"]
+              if c["metadata"]["name"] == "nf-netfence-reports"]  # fmt: skip
+    assert pvc["spec"] == {
+        "accessModes": ["ReadWriteOncePod"],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    container = _container(objects)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    config = load_config(
+        vars(build_parser().parse_args(container["args"])), in_cluster_available=lambda: False
+    )
+    assert config.reports.dir == Path("/var/lib/netfence/reports")
+    assert config.reports.schedule == "30 5 2 * *"
+
+    objects = chart.objects({"reports": {"persistence": {"storageClass": "-"}}})
+    (pvc,) = [c for c in by_kind(objects)["PersistentVolumeClaim"]
+              if c["metadata"]["name"] == "nf-netfence-reports"]  # fmt: skip
+    assert pvc["spec"]["storageClassName"] == ""
+
+    objects = chart.objects({"reports": {"persistence": {"existingClaim": "audit-reports"}}})
+    assert [c["metadata"]["name"] for c in by_kind(objects)["PersistentVolumeClaim"]] == [
+        "nf-netfence"
+    ]
+    volumes = {v["name"]: v for v in _pod(objects)["volumes"]}
+    assert volumes["reports"]["persistentVolumeClaim"] == {"claimName": "audit-reports"}
+
+    objects = chart.objects({"reports": {"persistence": {"enabled": False}}})
+    assert [c["metadata"]["name"] for c in by_kind(objects)["PersistentVolumeClaim"]] == [
+        "nf-netfence"
+    ]
+    volumes = {v["name"]: v for v in _pod(objects)["volumes"]}
+    assert volumes["reports"] == {"name": "reports", "emptyDir": {}}
+    mounts = {m["name"]: m["mountPath"] for m in _container(objects)["volumeMounts"]}
+    assert mounts["reports"] == "/var/lib/netfence/reports"
+
+    objects = chart.objects({"reports": {"enabled": False}})
+    container = _container(objects)
+    assert not any(a.startswith("--reports.") for a in container["args"])
+    assert "reports" not in {m["name"] for m in container["volumeMounts"]}
+    assert "reports" not in {v["name"] for v in _pod(objects)["volumes"]}
+    assert [c["metadata"]["name"] for c in by_kind(objects)["PersistentVolumeClaim"]] == [
+        "nf-netfence"
+    ]
 
 
 def test_web_config_from_a_secret_turns_on_tls_and_basic_auth(chart: Helm) -> None:
@@ -526,6 +597,7 @@ def test_notes_say_how_to_reach_metrics_and_where_history_goes(helm: str, tmp_pa
     assert "port-forward service/nf-netfence 9873" in notes
     assert "curl http://127.0.0.1:9873/metrics" in notes
     assert "SQLite at /var/lib/netfence/netfence.db on the claim nf-netfence" in notes
+    assert "into /var/lib/netfence/reports on the claim nf-netfence-reports" in notes
     assert "No ServiceMonitor was created" in notes
 
 

@@ -5,9 +5,13 @@ running `netfence` in-process, and these tests fail when a committed block diffe
 Generated blocks (docs/generate.py BLOCKS):
 - README.md `explain-table`: `netfence explain` on the demo, shop/cart -> payments-api.
 - docs/json-output.md `scan-json` (summary, a verified and an unknown namespace, a
-  finding, an input error), `exposure-json`, `connectivity-json`, `explain-json`.
-- docs/diff-output.md `diff-json`: `netfence diff` against a git base revision.
-- docs/history.md `history-table`: `netfence history` over a seeded store.
+  finding, an input error), `exposure-json`, `intent-json`, `connectivity-json`,
+  `explain-json`.
+- docs/diff-output.md `diff-json`, `diff-markdown`: `netfence diff` against a git base
+  revision, as JSON and as the pull-request comment.
+- docs/history.md `history-table`, `history-at`: `netfence history` over a seeded store.
+- examples/demo-cluster/README.md `demo-exposures`: the demo's route and internet
+  exposures from `netfence scan`.
 """
 
 from __future__ import annotations

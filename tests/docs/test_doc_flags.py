@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import importlib
 import io
@@ -343,3 +344,42 @@ def test_a_default_in_the_help_text_is_the_programs(command: str, flag: str, sta
         return  # prose: "default: the current one", "default: every cluster", ...
     real = SERVE[flag] if command == "serve" and flag in SERVE else COMMANDS[command][flag].default
     assert _same(value, real), f"netfence {command} {flag}: help says {stated}, program {real!r}"
+
+
+def test_the_example_config_file_has_every_key_with_its_default() -> None:
+    """README: examples/netfence.yaml "shows every key with its default" (but the demo's
+    listen address, store and intent)."""
+    from exporter.config import load as config_load
+
+    example = ROOT / "examples" / "netfence.yaml"
+    text = example.read_text()
+    keys = re.findall(r"^\s*#?\s*([a-z_]+):", text, re.M)  # commented-out keys count
+    for section, names in config_load._SECTION_KEYS.items():
+        assert section in keys, section
+        assert set(names) <= set(keys), (section, set(names) - set(keys))
+    assert set(keys) >= config_load._TOP_KEYS
+    loaded = load_config({"config_file": str(example)})
+    defaults = load_config(vars(build_parser().parse_args(SERVE_ARGS)))
+    demo_choices = {"clusters", "listen_host", "store_url", "intent"}
+    differ = {
+        f.name
+        for f in dataclasses.fields(loaded)
+        if getattr(loaded, f.name) != getattr(defaults, f.name)
+    }
+    assert differ == demo_choices
+    assert "127.0.0.1:9873" in text and "sqlite:///demo-out/history.db" in text
+
+
+def test_the_readme_lists_every_command_as_netfence_help_does() -> None:
+    from exporter.cli.app import COMMANDS as REGISTRY
+
+    names = [c.name for c in REGISTRY]
+    readme = (ROOT / "README.md").read_text()
+    layout = re.search(
+        r"`netfence ([a-z |]+)`: one module per command", re.sub(r"\s+", " ", readme)
+    )
+    assert layout is not None
+    assert [n.strip() for n in layout.group(1).split("|")] == names
+    synopsis = readme.split("## Command line", 1)[1].split("```")[1]
+    quoted = {_split(line)[0].split()[0] for line in _quoted_commands(f"```sh\n{synopsis}```")}
+    assert quoted == set(names) - {"serve"}  # serve has its own section

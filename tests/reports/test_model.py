@@ -166,6 +166,7 @@ def test_unrecorded_labels_are_said_not_guessed() -> None:
     scoped = next(c for c in r.controls if c.control.id == "1.3.1")
     assert "3 namespaces could not be placed" in scoped.scope
     assert not scoped.lines[0].verifiable
+    assert scoped.lines[0].observed.startswith("not verifiable: 3 namespaces at period end")
 
 
 def test_unknown_default_deny_is_counted_apart() -> None:

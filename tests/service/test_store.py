@@ -302,6 +302,9 @@ def test_the_service_records_every_scan(tmp_path: Path) -> None:
         assert not second.success and "went away" in second.error
         state = store.history.state_at("demo", 5000.0)
         assert len(state.policies) == first.policies and len(state.namespaces) == 10
+        labels = {n.namespace: n.labels for n in state.namespaces}
+        assert labels["payments"] is not None  # examples/demo-cluster/payments/namespace.yaml
+        assert labels["payments"].items() >= {"team": "payments", "env": "prod"}.items()
         assert state.exposures, "exposures are recorded object by object"
         assert all("/" in e.object for e in state.exposures)
     finally:
@@ -352,7 +355,7 @@ def test_a_version_2_store_is_migrated_to_intervals(store_url: str) -> None:
     engine.dispose()
     store = Store.open(store_url, clock=lambda: 2500.0)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         tables = set(store.tables())
         assert not tables & {"scan_namespaces", "scan_exposures", "scan_findings",
                              "scan_policies"}  # fmt: skip
@@ -362,6 +365,7 @@ def test_a_version_2_store_is_migrated_to_intervals(store_url: str) -> None:
         assert before.scan is not None and before.scan.started_at == 1300.0
         a, b = before.namespaces
         assert a.ingress_default_deny is True and b.exposures["internet"] == 1
+        assert a.labels is None and b.labels is None  # schema 2 kept no labels: unknown
         assert b.internet_egress_workloads == 1 and a.pods == 2  # sampled at 1000
         assert before.findings[0].object == "Namespace/b"
         after = history.state_at("old", 2200.0)

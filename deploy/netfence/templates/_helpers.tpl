@@ -60,3 +60,8 @@ app.kubernetes.io/part-of: netfence
 {{- $ctx := index . 0 }}{{ $values := index . 1 }}{{ $kind := index . 2 }}
 {{- if and $values.enabled (or $values.force ($ctx.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" $kind))) }}true{{ end }}
 {{- end }}
+
+{{/* The reports' claim: RELEASE-netfence-reports (the name trimmed to 63 characters). */}}
+{{- define "netfence.reportsClaim" -}}
+{{- printf "%s-reports" (include "netfence.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
