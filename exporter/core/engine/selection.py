@@ -243,9 +243,7 @@ def _decides_everything_first(policy: Policy, direction: Direction) -> bool:
     return False
 
 
-def denies_everything(
-    policy: Policy, direction: Direction, families: Iterable[int] = (4,)
-) -> bool:
+def denies_everything(policy: Policy, direction: Direction, families: Iterable[int] = (4,)) -> bool:
     """A Deny rule for every peer (every pod and every address of every family in play,
     docs/semantics.md §6.8) on every port with no Allow/Pass before it: what no earlier
     tier admits is dropped (a baseline deny-all). A Deny of every pod alone leaves
