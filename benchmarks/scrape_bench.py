@@ -104,7 +104,10 @@ def bench(size: str, scrapers: int, seconds: float) -> dict[str, Any]:
     # are kept for every scan, so they are moved out of the collector's sight, lest its
     # full collections (seconds over millions of dicts) measure the benchmark's heap.
     gc.freeze()
-    scanner = Scanner([Cluster("bench", lambda: SourceRead(raws), "synthetic")])
+    scanner = Scanner(
+        [Cluster("bench", lambda: SourceRead(raws), "synthetic")],
+        freeze_heap=True,  # as serve
+    )
     expo = exposition(scanner.metrics, "bench")
     scanner.on_change = expo.warm  # as netfence serve does
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
@@ -131,8 +132,10 @@ class Scanner:
         version: str = __version__,
         scan_interval: float = 0.0,
         intent: LoadedIntent | None = None,
+        freeze_heap: bool = False,
     ) -> None:
         self.clusters = {c.name: c for c in clusters}
+        self._freeze_heap = freeze_heap
         self._scan_interval = scan_interval
         self._intent = intent
         """The same intent (guardrails, baseline) for every cluster of the fleet."""
@@ -220,7 +223,24 @@ class Scanner:
         self._states[cluster] = dataclasses.replace(new, metrics=metrics)
 
     def scan(self, name: str) -> ScanResult | None:
-        """One scan of one cluster; never raises (a failure is counted and recorded)."""
+        """One scan of one cluster; never raises (a failure is counted and recorded).
+
+        With `freeze_heap` (netfence serve), the collector stays paused until the scan's
+        results are recorded and published, and what is alive then is frozen
+        (`gc.freeze`): the next collection would otherwise walk the millions of objects
+        the scan keeps for the metrics, holding the interpreter for up to seconds while
+        scrapes wait (issue 11). The scan leaves no cyclic garbage (a test holds it to
+        that), so frozen objects are still freed by reference counting when the next
+        scan replaces them."""
+        if not self._freeze_heap:
+            return self._scan(name)
+        with paused_gc():
+            try:
+                return self._scan(name)
+            finally:
+                gc.freeze()
+
+    def _scan(self, name: str) -> ScanResult | None:
         cluster = self.clusters[name]
         started_at = self._clock()
         t0 = self._monotonic()

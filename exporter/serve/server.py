@@ -45,6 +45,7 @@ class Server:
             ready_grace=config.ready_grace,
             intent=config.intent,
             scan_interval=config.scan.interval,
+            freeze_heap=True,
         )
         self.flows = {
             c.name: FlowConsumer(

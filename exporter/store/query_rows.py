@@ -33,21 +33,28 @@ Segment = tuple[float, float]
 _ORDER = {kind: i for i, kind in enumerate(ChangeKind)}
 
 
+def scan_fields(r: Any) -> dict[str, Any]:
+    """The fields of a `scans` row that every reading of it shares: `ScanInfo` (the
+    read contract) is exactly these; the store's own `StoredScan` adds its id, input
+    error count and interval."""
+    return {
+        "cluster": str(r["cluster"]),
+        "started_at": float(r["started_at"]),
+        "duration_seconds": float(r["duration_seconds"]),
+        "success": bool(r["success"]),
+        "error": str(r["error"]),
+        "namespaces": int(r["namespaces"]),
+        "pods": int(r["pods"]),
+        "findings": int(r["findings"]),
+        "policies": int(r["policies"]),
+        "policies_sha256": str(r["policies_sha256"]),
+        "version": str(r["version"]),
+        "degraded": bool(r["degraded"]),
+    }
+
+
 def _scan_info(r: Any) -> ScanInfo:
-    return ScanInfo(
-        cluster=str(r["cluster"]),
-        started_at=float(r["started_at"]),
-        duration_seconds=float(r["duration_seconds"]),
-        success=bool(r["success"]),
-        error=str(r["error"]),
-        namespaces=int(r["namespaces"]),
-        pods=int(r["pods"]),
-        findings=int(r["findings"]),
-        policies=int(r["policies"]),
-        policies_sha256=str(r["policies_sha256"]),
-        version=str(r["version"]),
-        degraded=bool(r["degraded"]),
-    )
+    return ScanInfo(**scan_fields(r))
 
 
 def _bool(value: Any) -> bool | None:

@@ -70,6 +70,7 @@ from exporter.store.migrations import (
     insert_ignore,
 )
 from exporter.store.queries import HistoryQueries
+from exporter.store.query_rows import scan_fields
 from exporter.store.records import PolicyDigest, ScanChanges, ScanRecord, StoredScan
 from exporter.store.schema import (
     INTERVAL_TABLES,
@@ -435,20 +436,9 @@ class Store:
 def _stored(r: Any) -> StoredScan:
     return StoredScan(
         id=int(r["id"]),
-        cluster=str(r["cluster"]),
-        started_at=float(r["started_at"]),
-        duration_seconds=float(r["duration_seconds"]),
-        success=bool(r["success"]),
-        error=str(r["error"]),
-        namespaces=int(r["namespaces"]),
-        pods=int(r["pods"]),
-        findings=int(r["findings"]),
-        policies=int(r["policies"]),
-        policies_sha256=str(r["policies_sha256"]),
         input_errors=int(r["input_errors"]),
-        version=str(r["version"]),
-        degraded=bool(r["degraded"]),
         interval_seconds=float(r["interval_seconds"]),
+        **scan_fields(r),
     )
 
 

@@ -279,6 +279,34 @@ def test_baseline_deny_all_is_default_deny_for_namespaces_without_policy(world: 
     assert not w.allowed("b/client", "203.0.113.7", "TCP/443")
 
 
+@pytest.mark.parametrize(
+    ("networks", "default_deny"),
+    [(["0.0.0.0/0"], False), (["0.0.0.0/0", "::/0"], True)],
+    ids=["ipv4-only", "both-families"],
+)
+def test_baseline_deny_all_covers_every_address_family_in_play(
+    networks: list[str], default_deny: bool, world: Any
+) -> None:
+    """§6.8: once a policy names an IPv6 block, outside space is IPv4 and IPv6. A Deny of
+    `0.0.0.0/0` then leaves IPv6 addresses allowed, so it is not default deny (it was,
+    when only IPv4 was checked); denying `::/0` too is."""
+    v6 = netpol(
+        "v6-out",
+        "b",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "2001:db8::/32"}}]}],
+        },
+    )
+    w = world(
+        [banp({"egress": [{"action": "Deny", "to": [*ALL_PODS, {"networks": networks}]}]}), v6]
+    )
+    assert w.coverage("a").egress.default_deny is default_deny
+    assert w.allowed("a/client", "2001:db8::7", "TCP/443") is not default_deny
+    assert not w.allowed("a/client", "203.0.113.7", "TCP/443")
+
+
 def test_explain_names_the_admin_policy(world: Any) -> None:
     w = world(
         [anp("deny-b", 10, {"ingress": [{"action": "Deny", "name": "no-b", "from": FROM_B}]})]

@@ -66,6 +66,7 @@ class Selection(Matching):
     policies_by_ns: dict[str, list[Policy]]
     cluster_policies: list[Policy]
     selected_pods: dict[int, int]
+    families: tuple[int, ...]
     _selected: list[list[Policy]]
     _deny_all: dict[tuple[int, Direction], bool]
     _plans: dict[tuple[int, Direction], Plan]
@@ -130,7 +131,7 @@ class Selection(Matching):
         key = (id(policy), direction)
         found = self._deny_all.get(key)
         if found is None:
-            found = denies_everything(policy, direction)
+            found = denies_everything(policy, direction, self.families)
             self._deny_all[key] = found
         return found
 
@@ -242,11 +243,13 @@ def _decides_everything_first(policy: Policy, direction: Direction) -> bool:
     return False
 
 
-def denies_everything(policy: Policy, direction: Direction) -> bool:
-    """A Deny rule for every peer (every pod and every address) on every port with no
-    Allow/Pass before it: what no earlier tier admits is dropped (a baseline deny-all).
-    A Deny of every pod alone leaves addresses outside the cluster allowed, so it is
-    not default deny."""
+def denies_everything(policy: Policy, direction: Direction, families: Iterable[int] = (4,)) -> bool:
+    """A Deny rule for every peer (every pod and every address of every family in play,
+    docs/semantics.md §6.8) on every port with no Allow/Pass before it: what no earlier
+    tier admits is dropped (a baseline deny-all). A Deny of every pod alone leaves
+    addresses outside the cluster allowed, and a Deny of `0.0.0.0/0` leaves IPv6 ones
+    allowed once IPv6 is in play, so neither is default deny."""
+    families = tuple(families)
     if policy.api is PolicyAPI.KUBERNETES:
         return False
     for rule in policy.effective_rules(direction):
@@ -256,6 +259,6 @@ def denies_everything(policy: Policy, direction: Direction) -> bool:
             if policy.ordered:
                 return False
             continue
-        if rule.all_ports and covers_everything(rule, (4,)):
+        if rule.all_ports and covers_everything(rule, families):
             return True
     return False
