@@ -14,6 +14,7 @@ With gzip, the cached part and the fresh part are two gzip members of one stream
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,8 @@ _WARM_ACCEPT = (
     "application/openmetrics-text;version=1.0.0",  # what Prometheus asks for
     "text/plain;version=0.0.4",  # curl, older scrapers
 )
+
+log = logging.getLogger(__name__)
 
 
 class _Fixed(Collector):
@@ -157,7 +160,7 @@ class Exposition:
         """(body, content type, gzipped)."""
         encoder, content_type = choose_encoder(accept or "")
         zipped = gzip_accepted(accept_encoding or "")
-        body = self._cached(tuple(self._provider()), encoder, content_type, zipped)
+        body = self._cached(tuple(self._provider()), encoder, content_type, zipped, scrape=True)
         if self._extra is None:
             return body, content_type, zipped
         extra = encode_safely(encoder, self._extra)
@@ -181,18 +184,36 @@ class Exposition:
         encoder: Callable[[CollectorRegistry], bytes],
         content_type: str,
         zipped: bool,
+        scrape: bool = False,
+        reserved: bool = False,
     ) -> bytes:
         """The body for `results`, rendered once. Rendering happens outside the lock, so
         a scrape never waits behind another render: while new results are being rendered
         (the scan thread's `warm`, right after a scan), scrapes are answered with the
         previous results' body, at most one render old, as if they had come a moment
-        earlier (netfence_scan_timestamp_seconds in it says which scan it is)."""
+        earlier (netfence_scan_timestamp_seconds in it says which scan it is).
+
+        A `scrape` that finds new results nobody renders yet (published by a scan whose
+        warm has not begun) does not render them itself either: it starts a render in
+        the background and is answered with the previous body. Only the very first
+        scrape, with no body at all, waits for a render. `reserved`: the caller is that
+        background render, already counted in `_rendering`."""
         key = (content_type, zipped)
         with self._lock:
             entry = self._entry
             current = _same(entry.results, results)
             body = entry.bodies.get(key)
-            if body is not None and (current or self._rendering):
+            others = self._rendering - (1 if reserved else 0)
+            if body is not None and (current or others):
+                return body
+            if body is not None and scrape:
+                self._rendering += 1
+                threading.Thread(
+                    target=self._render_later,
+                    args=(results, encoder, content_type, zipped),
+                    name="netfence-render",
+                    daemon=True,
+                ).start()
                 return body
             plain = entry.bodies.get((content_type, False)) if current else None
             self._rendering += 1
@@ -211,6 +232,22 @@ class Exposition:
             self._entry.bodies[(content_type, False)] = plain
             self._entry.bodies[key] = body
         return body
+
+    def _render_later(
+        self,
+        results: tuple[ClusterMetrics, ...],
+        encoder: Callable[[CollectorRegistry], bytes],
+        content_type: str,
+        zipped: bool,
+    ) -> None:
+        try:
+            with paused_gc():
+                self._cached(results, encoder, content_type, zipped, reserved=True)
+        except Exception:
+            log.exception("rendering /metrics in the background failed")
+        finally:
+            with self._lock:
+                self._rendering -= 1
 
     def _render_plain(
         self,
