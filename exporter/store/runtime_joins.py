@@ -131,10 +131,8 @@ def admitted_under_default_deny(
         n.c.start_at < end,
         or_(n.c.end_at.is_(None), n.c.end_at > since),
     )
+    covered = evidence(cluster, since, until)  # before: it opens a connection of its own
     with engine.connect() as conn:
-        admitted = [(float(h), str(ns), str(d), int(c)) for h, ns, d, c in conn.execute(query)]
-        if not admitted:
-            return 0
         # namespace -> direction -> sorted [(start, end, default-deny)]
         intervals: dict[str, dict[str, list[tuple[float, float, bool | None]]]] = defaultdict(
             lambda: {d: [] for d in DIRECTIONS}
@@ -144,24 +142,27 @@ def admitted_under_default_deny(
             for direction, value in zip(DIRECTIONS, (idd, edd), strict=True):
                 deny = None if value is None else bool(value)
                 intervals[str(name)][direction].append((float(start), stop_at, deny))
-    for per_direction in intervals.values():
-        for rows in per_direction.values():
-            rows.sort(key=lambda r: r[0])
-    covered = evidence(cluster, since, until)
-    total = 0
-    for hour, ns, direction, count in admitted:
-        if ns == OTHER_NAMESPACE:
-            return None
-        a, b = max(hour, since), min(hour + HOUR, end)
-        if b <= a:  # a flow stamped after the store's clock: no scan can speak for it
-            return None
-        if _overlap(covered, a, b) < b - a - EPSILON:
-            return None
-        held = _held(intervals[ns][direction] if ns in intervals else [], a, b)
-        if held is None:
-            return None
-        if held:
-            total += count
+        for per_direction in intervals.values():
+            for rows in per_direction.values():
+                rows.sort(key=lambda r: r[0])
+        # The roll-ups are streamed, not fetched into a list: a quarter of 1,000
+        # namespaces is ~700,000 grouped rows (a list of them peaked at 1.1 GB).
+        result = conn.execution_options(stream_results=True, yield_per=10_000).execute(query)
+        total = 0
+        for hour, ns, direction, count in result:
+            if ns == OTHER_NAMESPACE:
+                return None
+            a, b = max(float(hour), since), min(float(hour) + HOUR, end)
+            if b <= a:  # a flow stamped after the store's clock: no scan can speak for it
+                return None
+            if _overlap(covered, a, b) < b - a - EPSILON:
+                return None
+            per_ns = intervals.get(ns)
+            held = _held(per_ns[direction] if per_ns is not None else [], a, b)
+            if held is None:
+                return None
+            if held:
+                total += int(count)
     return total
 
 
