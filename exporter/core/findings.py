@@ -69,13 +69,18 @@ class Finding:
     """`ingress` or `egress` where the check has a direction (the metric's label), else ""."""
 
     def to_json(self) -> dict[str, str]:
-        return {
+        """The JSON entry (docs/json-output.md); `direction` only where the check has one,
+        so a consumer can tell ingress and egress findings apart without the message."""
+        out = {
             "check": str(self.check),
             "severity": str(self.severity),
             "namespace": self.namespace,
             "object": self.object,
-            "message": self.message,
         }
+        if self.direction:
+            out["direction"] = self.direction
+        out["message"] = self.message
+        return out
 
 
 @dataclass(frozen=True, slots=True)
