@@ -26,7 +26,7 @@ from reports.controls import ClusterFacts, Control, ControlResult, NamespaceFact
 from reports.period import Period
 from reports.runtime import RuntimeFacts, runtime_facts
 from reports.tables import Column, Kind, Line, Row, Series, Table
-from reports.teams import guardrail_findings, team_summary
+from reports.teams import findings_table, guardrail_findings, team_summary
 
 DAY = 86_400.0
 WEEK = 7 * DAY
@@ -736,25 +736,7 @@ def _exposures_end(at_end: dict[str, ClusterState]) -> Table:
 
 
 def _findings_end(at_end: dict[str, ClusterState]) -> Table:
-    rows = sorted(
-        (c, f.namespace, f.check, f.severity, f.object, f.message, f.since)
-        for c, st in at_end.items()
-        for f in st.findings
-    )
-    return Table(
-        "findings_end",
-        "Open findings at period end",
-        (
-            Column("cluster", "Cluster"),
-            Column("namespace", "Namespace"),
-            Column("check", "Check"),
-            Column("severity", "Severity"),
-            Column("object", "Object"),
-            Column("message", "Message"),
-            Column("since", "Open since", Kind.TIME),
-        ),
-        tuple(rows),
-    )
+    return findings_table("findings_end", "Open findings at period end", at_end)
 
 
 def _change_tables(changes: Sequence[Change], top_n: int) -> list[Table]:

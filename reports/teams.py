@@ -197,15 +197,30 @@ def team_summary(teams: Teams | None, at_end: Mapping[str, ClusterState]) -> Tab
 def guardrail_findings(at_end: Mapping[str, ClusterState]) -> Table:
     """The intent's findings open at period end: guardrail violations, expired
     exceptions, baseline drift (recorded by scans run with an intent file)."""
+    return findings_table(
+        "guardrails",
+        "Guardrail violations, expired exceptions and baseline drift at period end",
+        at_end,
+        INTENT_CHECKS,
+    )
+
+
+def findings_table(
+    name: str,
+    title: str,
+    at_end: Mapping[str, ClusterState],
+    checks: Sequence[str] | None = None,
+) -> Table:
+    """The open findings at period end (of `checks` only, when given), one row each."""
     rows = sorted(
         (c, f.namespace, f.check, f.severity, f.object, f.message, f.since)
         for c, st in at_end.items()
         for f in st.findings
-        if f.check in INTENT_CHECKS
+        if checks is None or f.check in checks
     )
     return Table(
-        "guardrails",
-        "Guardrail violations, expired exceptions and baseline drift at period end",
+        name,
+        title,
         (
             Column("cluster", "Cluster"),
             Column("namespace", "Namespace"),
