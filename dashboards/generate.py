@@ -231,6 +231,22 @@ def _row(title: str) -> db.Row:
     return db.Row(title)
 
 
+def _query_variable(name: str, label: str, description: str, query: str) -> Any:
+    """A multi-value variable with All (`.*`), sorted, refreshed with the time range."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .datasource(DS)
+        .query({"query": query, "refId": name})
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+
+
 def _variables() -> list[Any]:
     datasource = (
         db.DatasourceVariable("datasource")
@@ -238,60 +254,27 @@ def _variables() -> list[Any]:
         .type("prometheus")
         .description("The Prometheus that scrapes netfence.")
     )
-    cluster = (
-        db.QueryVariable("cluster")
-        .label("Cluster")
-        .description("Clusters netfence scans (the `cluster` label).")
-        .datasource(DS)
-        .query({"query": "label_values(netfence_scan_success, cluster)", "refId": "cluster"})
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
+    cluster = _query_variable(
+        "cluster",
+        "Cluster",
+        "Clusters netfence scans (the `cluster` label).",
+        "label_values(netfence_scan_success, cluster)",
     )
-    team = (
-        db.QueryVariable("team")
-        .label("Team")
-        .description(
-            "Teams owning the namespaces of the selected clusters (the `team` label of "
-            "netfence_namespace_info, EXPERIMENTAL: the intent file's owner, `unowned` "
-            "when none). Narrows the namespace list, and every per-namespace panel, to "
-            "the selected teams' namespaces."
-        )
-        .datasource(DS)
-        .query(
-            {
-                "query": 'label_values(netfence_namespace_info{cluster=~"$cluster"}, team)',
-                "refId": "team",
-            }
-        )
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
+    team = _query_variable(
+        "team",
+        "Team",
+        "Teams owning the namespaces of the selected clusters (the `team` label of "
+        "netfence_namespace_info, EXPERIMENTAL: the intent file's owner, `unowned` "
+        "when none). Narrows the namespace list, and every per-namespace panel, to "
+        "the selected teams' namespaces.",
+        'label_values(netfence_namespace_info{cluster=~"$cluster"}, team)',
     )
-    namespace = (
-        db.QueryVariable("namespace")
-        .label("Namespace")
-        .description(
-            "Namespaces of the selected clusters and teams (from the last scan). All: "
-            "every namespace of the selected teams."
-        )
-        .datasource(DS)
-        .query(
-            {
-                "query": "label_values(netfence_namespace_info"
-                '{cluster=~"$cluster", team=~"$team"}, namespace)',
-                "refId": "namespace",
-            }
-        )
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
+    namespace = _query_variable(
+        "namespace",
+        "Namespace",
+        "Namespaces of the selected clusters and teams (from the last scan). All: "
+        "every namespace of the selected teams.",
+        'label_values(netfence_namespace_info{cluster=~"$cluster", team=~"$team"}, namespace)',
     )
     return [datasource, cluster, team, namespace]
 
