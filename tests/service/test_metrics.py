@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -528,11 +529,12 @@ def test_a_lone_surrogate_never_fails_the_scrape(accept: str | None) -> None:
         assert "netfence_policy_verdicts" in text
 
 
-def test_a_scrape_never_waits_behind_a_render() -> None:
-    """While the scan thread renders new results (warm), scrapes are answered at once
-    with the previous body; they used to queue on the render's lock for its duration."""
+def _slow_exposition() -> tuple[Any, list[ClusterMetrics], Any, Any]:
+    """An Exposition over results ["old"] whose render of results named "new" sets
+    `rendering` and then blocks until `release` is set."""
     import threading
-    import time
+
+    from exporter.metrics.exposition import Exposition
 
     rendering, release = threading.Event(), threading.Event()
 
@@ -544,9 +546,16 @@ def test_a_scrape_never_waits_behind_a_render() -> None:
             return super().collect_from(results)
 
     current = [dataclasses.replace(FULL, cluster="old")]
-    from exporter.metrics.exposition import Exposition
+    return Exposition(Slow(lambda: current, "t"), lambda: current), current, rendering, release
 
-    expo = Exposition(Slow(lambda: current, "t"), lambda: current)
+
+def test_a_scrape_never_waits_behind_a_render() -> None:
+    """While the scan thread renders new results (warm), scrapes are answered at once
+    with the previous body; they used to queue on the render's lock for its duration."""
+    import threading
+    import time
+
+    expo, current, rendering, release = _slow_exposition()
     om = "application/openmetrics-text;version=1.0.0"
     assert b'cluster="old"' in expo.render(om, None)[0]
     current[:] = [dataclasses.replace(FULL, cluster="new")]
@@ -569,22 +578,9 @@ def test_a_scrape_never_renders_while_it_has_a_previous_body() -> None:
     the hooks), nothing was rendering, so the next scrape rendered itself and took over
     a second on 2,000 namespaces (scrape_bench: 3-9 scrapes of 5,000 over 0.9 s). Now it
     is answered with the previous body and the new one renders in the background."""
-    import threading
     import time
 
-    rendering, release = threading.Event(), threading.Event()
-
-    class Slow(NetfenceCollector):
-        def collect_from(self, results):  # type: ignore[no-untyped-def]
-            if results and results[0].cluster == "new":
-                rendering.set()
-                release.wait(30)
-            return super().collect_from(results)
-
-    current = [dataclasses.replace(FULL, cluster="old")]
-    from exporter.metrics.exposition import Exposition
-
-    expo = Exposition(Slow(lambda: current, "t"), lambda: current)
+    expo, current, rendering, release = _slow_exposition()
     om = "application/openmetrics-text;version=1.0.0"
     assert b'cluster="old"' in expo.render(om, None)[0]
     current[:] = [dataclasses.replace(FULL, cluster="new")]  # published, no warm
