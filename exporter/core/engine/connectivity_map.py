@@ -266,7 +266,8 @@ class ConnectivityMap(Decision):
 
         def outside() -> Iterator[tuple[Endpoint, Endpoint, PortSet]]:
             for ai, atom in enumerate(self.atoms):
-                for dst in rows.admitting_atom(ai):
+                for di in rows.admitting_atom(ai):
+                    dst = self.classes[di]
                     if keep is not None and not keep(atom, dst):
                         continue
                     allowed = self._admitted(direction_map(dst, Direction.INGRESS), atom, dst)
@@ -347,8 +348,7 @@ class _Rows:
         self._by_class: dict[int, list[int]] | None = None
         self._broad: list[int] = []
         self._by_atom: dict[int, list[int]] = {}
-        self._broad_inside: list[PodClass] = []
-        self._broad_inside_ids: list[int] = []
+        self._broad_inside: list[int] = []
 
     def _build(self) -> dict[int, list[int]]:
         by_class: dict[int, list[int]] = {}
@@ -359,8 +359,7 @@ class _Rows:
             if dmap.open or dmap.wild or dmap.plan is not None:
                 self._broad.append(di)
                 if di in inside:
-                    self._broad_inside.append(dst)
-                    self._broad_inside_ids.append(di)
+                    self._broad_inside.append(di)
                 continue
             for si in dmap.by_class:
                 found = by_class.get(si)
@@ -382,25 +381,21 @@ class _Rows:
         """Destination class indexes that may admit class `src`, ascending; with
         `inside_only`, only classes of the walk's namespaces (a source outside them)."""
         by_class = self._by_class if self._by_class is not None else self._build()
-        broad = self._broad_inside_ids if inside_only else self._broad
+        broad = self._broad_inside if inside_only else self._broad
         listed = by_class.get(src)
         if not listed:
             return broad
         return sorted((*broad, *listed))
 
-    def admitting_atom(self, atom: int) -> list[PodClass]:
+    def admitting_atom(self, atom: int) -> list[int]:
         """Inside destination classes that may admit address atom `atom`, in order."""
         if self._by_class is None:
             self._build()
         listed = self._by_atom.get(atom)
         if not listed:
             return self._broad_inside
-        return sorted((*self._broad_inside, *(self._classes[i] for i in listed)), key=_index)
+        return sorted((*self._broad_inside, *listed))
 
 
 def _names_ports(ports: tuple[PortMatch, ...] | None) -> bool:
     return ports is not None and any(isinstance(m, NamedPort) for m in ports)
-
-
-def _index(c: PodClass) -> int:
-    return c.index
